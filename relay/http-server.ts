@@ -1,0 +1,111 @@
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import { extname, join, normalize, resolve, sep } from 'node:path'
+import type { Server, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+/** What GET /bootstrap answers: the relay's peer ID and dialable multiaddrs. */
+export interface BootstrapInfo {
+  peerId: string
+  multiaddrs: string[]
+}
+
+export interface RelayHttpServerInit {
+  host: string
+  port: number
+  bootstrapInfo(): BootstrapInfo
+  /** Serve the built app from here; GET /bootstrap is always served. */
+  serveDir?: string
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.wasm': 'application/wasm',
+  '.map': 'application/json; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8'
+}
+
+function sendJson (res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    // The app may be served from another origin (Vite dev server, another machine).
+    'access-control-allow-origin': '*',
+    'cache-control': 'no-store'
+  })
+  res.end(JSON.stringify(body))
+}
+
+async function sendFile (res: ServerResponse, path: string): Promise<boolean> {
+  const info = await stat(path).catch(() => undefined)
+  if (info == null || !info.isFile()) return false
+  res.writeHead(200, {
+    'content-type': CONTENT_TYPES[extname(path)] ?? 'application/octet-stream',
+    'content-length': info.size,
+    'cache-control': path.includes(`${sep}assets${sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache'
+  })
+  createReadStream(path).pipe(res)
+  return true
+}
+
+/**
+ * The relay's HTTP side: GET /bootstrap (JSON, CORS) so the app can pre-fill the bootnode
+ * field, and optionally the built app itself so `npm start` needs one process.
+ */
+export async function startRelayHttpServer (init: RelayHttpServerInit): Promise<Server> {
+  const root = init.serveDir == null ? undefined : resolve(init.serveDir)
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://relay.invalid')
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET' })
+      res.end()
+      return
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendJson(res, 405, { error: 'method not allowed' })
+      return
+    }
+    if (url.pathname === '/bootstrap') {
+      sendJson(res, 200, init.bootstrapInfo())
+      return
+    }
+    if (root == null) {
+      sendJson(res, 404, { error: 'not found' })
+      return
+    }
+    // Resolve inside the served directory only: never follow ../ out of it.
+    const relative = normalize(decodeURIComponent(url.pathname)).replace(/^([/\\])+/, '')
+    const target = resolve(join(root, relative))
+    if (target !== root && !target.startsWith(root + sep)) {
+      sendJson(res, 403, { error: 'forbidden' })
+      return
+    }
+    void (async () => {
+      if (await sendFile(res, target)) return
+      // Unknown paths get the app (client-side routing); missing assets stay 404.
+      if (extname(target) === '' && await sendFile(res, join(root, 'index.html'))) return
+      sendJson(res, 404, { error: 'not found' })
+    })().catch(() => {
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' })
+      else res.destroy()
+    })
+  })
+  await new Promise<void>((resolveListen, rejectListen) => {
+    server.once('error', rejectListen)
+    server.listen(init.port, init.host, () => {
+      server.off('error', rejectListen)
+      resolveListen()
+    })
+  })
+  return server
+}
+
+export function serverPort (server: Server): number {
+  return (server.address() as AddressInfo).port
+}

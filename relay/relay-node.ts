@@ -1,0 +1,124 @@
+import { join } from 'node:path'
+import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
+import { identify, identifyPush } from '@libp2p/identify'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
+import { logger } from '@libp2p/logger'
+import { LevelDatastore } from 'datastore-level'
+import { createLibp2p } from 'libp2p'
+import { DHT_PROTOCOL } from '../src/p2p/constants.ts'
+import { webkadDHT } from '../src/p2p/dht/dht-config.ts'
+import { kadInternals } from '../src/p2p/dht/kad-internals.ts'
+import { loadOrCreateRelayKey, prepareDataDir } from './identity.ts'
+import type { RelayConfig } from './config.ts'
+import type { KadRoutingTableInternals } from '../src/p2p/dht/kad-internals.ts'
+import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import type { Identify, IdentifyPush } from '@libp2p/identify'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Ping } from '@libp2p/ping'
+
+const log = logger('webkad:relay')
+
+export type RelayServices = {
+  identify: Identify
+  identifyPush: IdentifyPush
+  ping: Ping
+  relay: CircuitRelayService
+  dht: KadDHT
+}
+
+export type RelayNode = Libp2p<RelayServices>
+
+/** A running relay: the libp2p node plus the datastore it owns. */
+export interface Relay {
+  node: RelayNode
+  stop(): Promise<void>
+}
+
+/**
+ * Starts node 1 of the network: WebSocket listener, circuit relay v2 server, and a DHT server
+ * whose records live on disk in the data directory.
+ */
+export async function startRelay (config: RelayConfig): Promise<Relay> {
+  await prepareDataDir(config.dataDir)
+  const privateKey = await loadOrCreateRelayKey(config.dataDir)
+  const datastore = new LevelDatastore(join(config.dataDir, 'datastore'))
+  await datastore.open()
+
+  let node: RelayNode
+  try {
+    node = await createLibp2p({
+      privateKey,
+      datastore,
+      addresses: { listen: [`/ip4/${config.host}/tcp/${config.wsPort}/ws`] },
+      transports: [webSockets()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionManager: {
+        maxConnections: config.maxConnections,
+        // Every local tab arrives from the same host, so the per-host rate must allow bursts of tabs.
+        inboundConnectionThreshold: config.inboundConnectionsPerSecond,
+        maxIncomingPendingConnections: Math.max(10, Math.ceil(config.inboundConnectionsPerSecond / 2))
+      },
+      services: {
+        identify: identify(),
+        identifyPush: identifyPush(),
+        ping: ping(),
+        relay: circuitRelayServer({
+          // Tabs hold many streams over the relay while WebRTC is being negotiated.
+          maxInboundHopStreams: 4 * config.maxReservations,
+          maxOutboundStopStreams: 4 * config.maxReservations,
+          reservations: {
+            maxReservations: config.maxReservations,
+            // Relayed connections only carry WebRTC signalling (and limited-connection protocols):
+            // keep the library's per-circuit limits.
+            applyDefaultLimit: true
+          }
+        }),
+        dht: webkadDHT()
+      }
+    })
+  } catch (err) {
+    await datastore.close()
+    throw err
+  }
+
+  watchTabs(node)
+  return {
+    node,
+    async stop () {
+      await node.stop()
+      await datastore.close()
+    }
+  }
+}
+
+/**
+ * The relay learns a tab's addresses only after the tab's reservation exists (identify push),
+ * which is after kad-dht looked at the connection and found nothing to add. Add tabs once
+ * identify shows the DHT protocol and addresses; forget them as soon as they disconnect so
+ * reservations (TTL 2 h) and routing-table slots do not leak across tab reloads.
+ */
+function watchTabs (node: RelayNode): void {
+  const kad = kadInternals(node.services.dht)
+  node.addEventListener('peer:identify', (event) => {
+    const { peerId, protocols, listenAddrs } = event.detail
+    if (!protocols.includes(DHT_PROTOCOL) || listenAddrs.length === 0) return
+    kad.onPeerConnect({ id: peerId, multiaddrs: listenAddrs }).catch((err: unknown) => {
+      log.error('could not add %p to the routing table - %e', peerId, err)
+    })
+  })
+  node.addEventListener('peer:disconnect', (event) => {
+    forgetPeer(node, event.detail, kad.routingTable).catch((err: unknown) => {
+      log.error('could not forget %p - %e', event.detail, err)
+    })
+  })
+}
+
+async function forgetPeer (node: RelayNode, peerId: PeerId, routingTable: KadRoutingTableInternals): Promise<void> {
+  if (node.services.relay.reservations.delete(peerId)) log('freed reservation of %p', peerId)
+  await routingTable.remove(peerId)
+}

@@ -1,0 +1,58 @@
+/**
+ * Named error classes of the webkad core. Callers match on `name`, never on the message text.
+ */
+
+/** The text given as a bootnode is not a usable multiaddr. */
+export class InvalidMultiaddrError extends Error {
+  override readonly name = 'InvalidMultiaddrError'
+}
+
+/** The text given as a peer ID does not parse as a libp2p peer ID. */
+export class InvalidPeerIdError extends Error {
+  override readonly name = 'InvalidPeerIdError'
+}
+
+/** The bootnode could not be reached or did not speak libp2p. */
+export class BootnodeUnreachableError extends Error {
+  override readonly name = 'BootnodeUnreachableError'
+}
+
+/** FindPeer finished without learning any address of the peer. */
+export class PeerNotFoundError extends Error {
+  override readonly name = 'PeerNotFoundError'
+}
+
+/** An operation that needs a running node was called before Connect. */
+export class NotConnectedError extends Error {
+  override readonly name = 'NotConnectedError'
+}
+
+/** A direct (WebRTC) connection to a peer could not be opened. */
+export class DirectDialFailedError extends Error {
+  override readonly name = 'DirectDialFailedError'
+}
+
+/** The peer asked for is this node itself. */
+export class SelfPeerError extends Error {
+  override readonly name = 'SelfPeerError'
+}
+
+/** An operation ran past its deadline. */
+export class OperationTimeoutError extends Error {
+  override readonly name = 'OperationTimeoutError'
+}
+
+/** An operation was cancelled by its caller. */
+export class OperationAbortedError extends Error {
+  override readonly name = 'OperationAbortedError'
+}
+
+/** A relay setting (flag or environment variable) has an unusable value. */
+export class RelayConfigError extends Error {
+  override readonly name = 'RelayConfigError'
+}
+
+/** A DHT record was refused by webkad's validator. */
+export class InvalidRecordError extends Error {
+  override readonly name = 'InvalidRecordError'
+}

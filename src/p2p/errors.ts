@@ -56,3 +56,8 @@ export class RelayConfigError extends Error {
 export class InvalidRecordError extends Error {
   override readonly name = 'InvalidRecordError'
 }
+
+/** The relay was reached but did not grant a circuit reservation in time. */
+export class ReservationFailedError extends Error {
+  override readonly name = 'ReservationFailedError'
+}

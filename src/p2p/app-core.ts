@@ -1,0 +1,63 @@
+import { loadTabIdentity, webLockClaim } from './identity.ts'
+import { WebkadSession } from './session.ts'
+import type { NodeStatus } from './session.ts'
+import type { WebkadNode } from './node.ts'
+
+/** Read-only handle on `window.webkad` for the browser console and tests. */
+export interface WebkadHandle {
+  readonly peerId: string
+  readonly status: NodeStatus
+  readonly node: WebkadNode | undefined
+  readonly session: WebkadSession
+}
+
+declare global {
+  interface Window { webkad?: WebkadHandle }
+}
+
+export interface AppConfig {
+  /** STUN/TURN servers for WebRTC; none by default (host candidates work on one machine/LAN). */
+  iceServers: RTCIceServer[]
+}
+
+/**
+ * Reads the app configuration from the page URL: `?ice=stun:host:3478,turn:host:3478`.
+ * Real deployments set STUN/TURN here; local use and tests leave it empty.
+ */
+export function readAppConfig (search: string): AppConfig {
+  const params = new URLSearchParams(search)
+  const ice = params.get('ice')
+  const iceServers = ice == null || ice.trim() === '' ? [] : ice.split(',').map(url => ({ urls: url.trim() }))
+  return { iceServers }
+}
+
+/** Creates this tab's session (identity first) and publishes `window.webkad`. */
+export async function startApp (config: AppConfig): Promise<WebkadSession> {
+  const identity = await loadTabIdentity(window.sessionStorage, webLockClaim(navigator.locks))
+  const session = new WebkadSession({ privateKey: identity.privateKey, identitySource: identity.source, iceServers: config.iceServers })
+  const handle: WebkadHandle = Object.freeze({
+    get peerId () { return session.peerId.toString() },
+    get status () { return session.state.getSnapshot().status },
+    get node () { return session.node },
+    session
+  })
+  Object.defineProperty(window, 'webkad', { value: handle, writable: false, configurable: false })
+  window.addEventListener('pagehide', () => { void session.disconnect() })
+  return session
+}
+
+/**
+ * The bootnode multiaddrs the relay announces at GET /bootstrap, if it can be reached.
+ * `?bootstrap=<url>` overrides the URL (default: same origin).
+ */
+export async function fetchBootstrapAddrs (search: string, signal?: AbortSignal): Promise<string[]> {
+  const url = new URLSearchParams(search).get('bootstrap') ?? '/bootstrap'
+  try {
+    const response = await fetch(url, { signal: signal ?? AbortSignal.timeout(3000) })
+    if (!response.ok) return []
+    const body = await response.json() as { multiaddrs?: unknown }
+    return Array.isArray(body.multiaddrs) ? body.multiaddrs.filter((item): item is string => typeof item === 'string') : []
+  } catch {
+    return []
+  }
+}

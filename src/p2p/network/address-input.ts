@@ -1,0 +1,63 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { isPrivate } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { WebSockets, WebSocketsSecure } from '@multiformats/multiaddr-matcher'
+import { InvalidMultiaddrError, InvalidPeerIdError, SelfPeerError } from '../errors.ts'
+import type { PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** Longest bootnode text accepted: several multiaddrs, far below anything pasted by mistake. */
+export const MAX_BOOTNODE_INPUT_CHARS = 4096
+
+/**
+ * Parses the bootnode field: one or more multiaddrs separated by spaces, commas or new lines.
+ * Each must be a WebSocket address (ws or wss) ending in the relay's /p2p/<peer ID>.
+ */
+export function parseBootnodes (text: string): Multiaddr[] {
+  if (text.length > MAX_BOOTNODE_INPUT_CHARS) {
+    throw new InvalidMultiaddrError(`The bootnode text is ${text.length} characters long; paste one or a few multiaddrs (at most ${MAX_BOOTNODE_INPUT_CHARS} characters).`)
+  }
+  const parts = text.split(/[\s,]+/).filter(part => part !== '')
+  if (parts.length === 0) throw new InvalidMultiaddrError('Enter the relay\'s multiaddr, e.g. /ip4/127.0.0.1/tcp/9090/ws/p2p/12D3Koo…')
+  return parts.map(parseBootnode)
+}
+
+function parseBootnode (text: string): Multiaddr {
+  let address: Multiaddr
+  try {
+    if (!text.startsWith('/')) throw new Error('no leading slash')
+    address = multiaddr(text)
+  } catch {
+    throw new InvalidMultiaddrError(`"${abbreviate(text)}" is not a multiaddr (expected something like /ip4/127.0.0.1/tcp/9090/ws/p2p/12D3Koo…).`)
+  }
+  if (!WebSockets.matches(address) && !WebSocketsSecure.matches(address)) {
+    throw new InvalidMultiaddrError(`"${abbreviate(text)}" is not a WebSocket address: a browser reaches the relay over /ws or /wss.`)
+  }
+  if (address.getComponents().at(-1)?.name !== 'p2p') {
+    throw new InvalidMultiaddrError(`"${abbreviate(text)}" has no /p2p/<peer ID> at the end: copy the full multiaddr the relay prints.`)
+  }
+  return address
+}
+
+/** True when the address points at loopback or a private network (LAN). */
+export function isLocalAddress (address: Multiaddr): boolean {
+  return isPrivate(address)
+}
+
+/** Parses a pasted peer ID; refuses garbage, CIDs and this node's own ID with clear messages. */
+export function parsePeerIdInput (text: string, self?: PeerId): PeerId {
+  const trimmed = text.trim()
+  if (trimmed === '') throw new InvalidPeerIdError('Enter a peer ID (it starts with 12D3Koo… or Qm…).')
+  let peerId: PeerId
+  try {
+    peerId = peerIdFromString(trimmed)
+  } catch {
+    throw new InvalidPeerIdError(`"${abbreviate(trimmed)}" is not a peer ID.`)
+  }
+  if (self != null && peerId.equals(self)) throw new SelfPeerError('That is this tab\'s own peer ID.')
+  return peerId
+}
+
+function abbreviate (text: string): string {
+  return text.length > 60 ? `${text.slice(0, 57)}…` : text
+}

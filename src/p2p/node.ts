@@ -1,0 +1,62 @@
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { identify, identifyPush } from '@libp2p/identify'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import { webRTC } from '@libp2p/webrtc'
+import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+import { webkadDHT } from './dht/dht-config.ts'
+import { webkadConnectionGater } from './network/connection-gater.ts'
+import type { Identify, IdentifyPush } from '@libp2p/identify'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { Ping } from '@libp2p/ping'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+export type WebkadServices = {
+  identify: Identify
+  identifyPush: IdentifyPush
+  ping: Ping
+  dht: KadDHT
+}
+
+/** A tab's libp2p node, typed with the services every webkad tab runs. */
+export type WebkadNode = Libp2p<WebkadServices>
+
+export interface WebkadNodeInit {
+  privateKey: PrivateKey
+  /** The relay(s) the user chose; decide whether local addresses may be dialled. */
+  bootnodes: Multiaddr[]
+  /** STUN/TURN servers for WebRTC. Empty by default: on one machine or a LAN host candidates suffice. */
+  iceServers?: RTCIceServer[]
+}
+
+/**
+ * The one place a webkad tab's libp2p node is created. The node is returned stopped-or-started
+ * as libp2p decides (started by default); the caller owns `stop()`.
+ */
+export async function createWebkadNode (init: WebkadNodeInit): Promise<WebkadNode> {
+  return await createLibp2p({
+    privateKey: init.privateKey,
+    addresses: {
+      // Reserve a slot on the relay (circuit) and accept WebRTC dials signalled through it.
+      listen: ['/p2p-circuit', '/webrtc']
+    },
+    transports: [
+      webSockets(),
+      webRTC({ rtcConfiguration: { iceServers: init.iceServers ?? [] } }),
+      circuitRelayTransport()
+    ],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: webkadConnectionGater(init.bootnodes),
+    services: {
+      identify: identify(),
+      // Tells the relay our circuit addresses as soon as the reservation exists.
+      identifyPush: identifyPush(),
+      ping: ping(),
+      dht: webkadDHT()
+    }
+  })
+}

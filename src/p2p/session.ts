@@ -1,0 +1,332 @@
+import { logger } from '@libp2p/logger'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { Circuit, WebRTC } from '@multiformats/multiaddr-matcher'
+import { WEBRTC_DIAL_ATTEMPTS } from './constants.ts'
+import { BootnodeUnreachableError, DirectDialFailedError, NotConnectedError, PeerNotFoundError, ReservationFailedError } from './errors.ts'
+import { createWebkadNode } from './node.ts'
+import { kadInternals } from './dht/kad-internals.ts'
+import { parseBootnodes, parsePeerIdInput } from './network/address-input.ts'
+import { summarizeConnection } from './network/connections.ts'
+import { delay, runOperation } from './operation.ts'
+import { createStore } from './stores/store.ts'
+import type { WebkadNode } from './node.ts'
+import type { ConnectionSummary } from './network/connections.ts'
+import type { OperationOptions } from './operation.ts'
+import type { ReadableStore } from './stores/store.ts'
+import type { IdentitySource } from './identity.ts'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+const log = logger('webkad:session')
+
+/** offline: no node; connecting: dialling the relay / waiting for a reservation; online: reserved on a relay; relay-lost: the relay went away. */
+export type NodeStatus = 'offline' | 'connecting' | 'online' | 'relay-lost'
+
+/** Milestones of the last Connect, in ms since it was clicked. */
+export interface ConnectTimings {
+  relayConnectedMs?: number
+  reservationMs?: number
+}
+
+export interface SessionState {
+  status: NodeStatus
+  peerId: string
+  identitySource: IdentitySource
+  /** The bootnodes of the current (or last) Connect, as typed. */
+  bootnodes: string[]
+  relayPeerId?: string
+  listenAddrs: string[]
+  timings: ConnectTimings
+}
+
+export interface FindPeerResult {
+  peerId: string
+  addresses: string[]
+  durationMs: number
+  /** FIND_NODE messages sent during the lookup. */
+  queriesSent: number
+}
+
+export interface DirectDialResult {
+  peerId: string
+  remoteAddr: string
+  durationMs: number
+  attempts: number
+  /** True when a WebRTC connection already existed and was reused. */
+  reused: boolean
+}
+
+export interface PingResult {
+  peerId: string
+  rttMs: number
+}
+
+export interface SessionInit {
+  privateKey: PrivateKey
+  identitySource: IdentitySource
+  iceServers?: RTCIceServer[]
+}
+
+const RELAY_DIAL_TIMEOUT_MS = 10_000
+const RESERVATION_TIMEOUT_MS = 15_000
+
+/**
+ * One tab's place in the network: owns the libp2p node from Connect to Disconnect and exposes
+ * its state through stores the UI subscribes to. All async methods take an AbortSignal and
+ * throw the named errors of errors.ts.
+ */
+export class WebkadSession {
+  readonly peerId: PeerId
+  private readonly init: SessionInit
+  private readonly stateStore
+  private readonly connectionsStore = createStore<readonly ConnectionSummary[]>([])
+  private currentNode?: WebkadNode
+  private detachNode?: () => void
+
+  constructor (init: SessionInit) {
+    this.init = init
+    this.peerId = peerIdFromPrivateKey(init.privateKey)
+    this.stateStore = createStore<SessionState>({
+      status: 'offline',
+      peerId: this.peerId.toString(),
+      identitySource: init.identitySource,
+      bootnodes: [],
+      listenAddrs: [],
+      timings: {}
+    })
+  }
+
+  get state (): ReadableStore<SessionState> { return this.stateStore }
+  get connections (): ReadableStore<readonly ConnectionSummary[]> { return this.connectionsStore }
+  /** The running libp2p node, if connected (for the console and tests). */
+  get node (): WebkadNode | undefined { return this.currentNode }
+
+  /**
+   * Starts the node, dials the bootnode(s) and waits for a relay reservation. Throws
+   * InvalidMultiaddrError before touching the network when the text is not usable.
+   */
+  async connect (bootnodeText: string, options: OperationOptions = {}): Promise<void> {
+    const bootnodes = parseBootnodes(bootnodeText)
+    await this.disconnect()
+    const startedAt = performance.now()
+    this.stateStore.update(state => ({ ...state, status: 'connecting', bootnodes: bootnodes.map(String), relayPeerId: undefined, listenAddrs: [], timings: {} }))
+    const node = await createWebkadNode({ privateKey: this.init.privateKey, bootnodes, iceServers: this.init.iceServers })
+    this.currentNode = node
+    this.detachNode = this.attach(node)
+    try {
+      const relay = await runOperation('Connecting to the relay', { ...options, timeoutMs: options.timeoutMs ?? RELAY_DIAL_TIMEOUT_MS },
+        async (signal) => await dialFirstReachable(node, bootnodes, signal))
+      this.stateStore.update(state => ({ ...state, relayPeerId: relay.toString(), timings: { relayConnectedMs: performance.now() - startedAt } }))
+      await runOperation('Waiting for the relay reservation', { ...options, timeoutMs: RESERVATION_TIMEOUT_MS },
+        async (signal) => { await waitForReservation(node, signal) })
+        .catch((err: unknown) => {
+          if ((err as Error).name === 'OperationTimeoutError') {
+            throw new ReservationFailedError('The relay accepted the connection but granted no reservation: it may be full (see its --max-reservations).')
+          }
+          throw err
+        })
+      this.stateStore.update(state => ({ ...state, status: 'online', timings: { ...state.timings, reservationMs: performance.now() - startedAt } }))
+      log('online after %d ms', performance.now() - startedAt)
+    } catch (err) {
+      await this.disconnect()
+      throw err
+    }
+  }
+
+  /** Stops the node; safe to call at any time. */
+  async disconnect (): Promise<void> {
+    const node = this.currentNode
+    if (node == null) return
+    this.currentNode = undefined
+    this.detachNode?.()
+    this.detachNode = undefined
+    this.stateStore.update(state => ({ ...state, status: 'offline', listenAddrs: [] }))
+    this.connectionsStore.set([])
+    await Promise.resolve(node.stop()).catch((err: unknown) => { log.error('error stopping node - %e', err) })
+  }
+
+  /**
+   * Iterative FIND_NODE for a peer through the DHT (the relay's k-buckets know every tab).
+   * Returns the addresses found; PeerNotFoundError when the lookup ends without them.
+   */
+  async findPeer (peerIdText: string, options: OperationOptions = {}): Promise<FindPeerResult> {
+    const node = this.requireNode()
+    const target = parsePeerIdInput(peerIdText, this.peerId)
+    return await runOperation('Find peer', options, async (signal) => {
+      const startedAt = performance.now()
+      let queriesSent = 0
+      let addresses: Multiaddr[] = []
+      for await (const event of node.services.dht.findPeer(target, { signal })) {
+        if (event.name === 'SEND_QUERY') queriesSent++
+        if (event.name === 'FINAL_PEER' && event.peer.id.equals(target)) {
+          addresses = event.peer.multiaddrs
+          break
+        }
+      }
+      if (addresses.length === 0) {
+        const asked = kadInternals(node.services.dht).routingTable.size
+        throw new PeerNotFoundError(asked === 0
+          ? 'No peers to ask: the routing table is empty (is the relay connected?).'
+          : `Peer ${target.toString()} was not found: no peer that was asked knows its addresses.`)
+      }
+      await node.peerStore.merge(target, { multiaddrs: addresses }, { signal })
+      return {
+        peerId: target.toString(),
+        addresses: addresses.map(String),
+        durationMs: performance.now() - startedAt,
+        queriesSent
+      }
+    })
+  }
+
+  /**
+   * Opens a direct browser-to-browser WebRTC connection, signalled through the relay.
+   * Retries a bounded number of times: WebRTC set-up can fail transiently.
+   */
+  async dialDirect (peerIdText: string, options: OperationOptions = {}): Promise<DirectDialResult> {
+    const node = this.requireNode()
+    const target = parsePeerIdInput(peerIdText, this.peerId)
+    return await runOperation('Direct connection', options, async (signal) => {
+      const startedAt = performance.now()
+      const existing = node.getConnections(target).find(connection => WebRTC.matches(connection.remoteAddr) && connection.status === 'open')
+      if (existing != null) {
+        return { peerId: target.toString(), remoteAddr: existing.remoteAddr.toString(), durationMs: 0, attempts: 0, reused: true }
+      }
+      const address = await this.webrtcAddressOf(target, signal)
+      let lastError: unknown
+      for (let attempt = 1; attempt <= WEBRTC_DIAL_ATTEMPTS; attempt++) {
+        try {
+          const connection = await node.dial(address, { signal })
+          return { peerId: target.toString(), remoteAddr: connection.remoteAddr.toString(), durationMs: performance.now() - startedAt, attempts: attempt, reused: false }
+        } catch (err) {
+          if (signal.aborted) throw err
+          lastError = err
+          log('WebRTC dial attempt %d to %p failed - %e', attempt, target, err)
+          await delay(200 * attempt, signal)
+        }
+      }
+      throw new DirectDialFailedError(`No direct connection to ${target.toString()} after ${WEBRTC_DIAL_ATTEMPTS} attempts: ${(lastError as Error)?.message ?? 'unknown error'}`)
+    }, 45_000)
+  }
+
+  /** libp2p ping; needs an unlimited (direct) connection, and opens one if it can. */
+  async ping (peerIdText: string, options: OperationOptions = {}): Promise<PingResult> {
+    const node = this.requireNode()
+    const target = parsePeerIdInput(peerIdText, this.peerId)
+    return await runOperation('Ping', { ...options, timeoutMs: options.timeoutMs ?? 10_000 }, async (signal) => {
+      const rttMs = await node.services.ping.ping(target, { signal })
+      return { peerId: target.toString(), rttMs }
+    })
+  }
+
+  private requireNode (): WebkadNode {
+    if (this.currentNode == null) throw new NotConnectedError('Connect to a relay first.')
+    return this.currentNode
+  }
+
+  /** A WebRTC address for the peer: one it announced, else built from its circuit address. */
+  private async webrtcAddressOf (target: PeerId, signal: AbortSignal): Promise<Multiaddr> {
+    const node = this.requireNode()
+    let known: Multiaddr[] = []
+    try {
+      known = (await node.peerStore.get(target, { signal })).addresses.map(address => address.multiaddr)
+    } catch {
+      known = []
+    }
+    if (known.length === 0) {
+      known = (await this.findPeer(target.toString(), { signal })).addresses.map(text => multiaddr(text))
+    }
+    const announced = known.find(address => WebRTC.matches(address))
+    if (announced != null) return announced
+    const circuit = known.find(address => Circuit.matches(address))
+    if (circuit == null) throw new DirectDialFailedError(`Peer ${target.toString()} has no relayed address to signal WebRTC through.`)
+    const base = circuit.toString().replace(new RegExp(`/p2p/${target.toString()}$`), '')
+    return multiaddr(`${base}/webrtc/p2p/${target.toString()}`)
+  }
+
+  /** Mirrors node events into the stores; returns a function that detaches the listeners. */
+  private attach (node: WebkadNode): () => void {
+    const refreshConnections = (): void => {
+      this.connectionsStore.set(node.getConnections().map(summarizeConnection))
+    }
+    const refreshAddresses = (): void => {
+      const listenAddrs = node.getMultiaddrs().map(String)
+      this.stateStore.update(state => sameList(state.listenAddrs, listenAddrs) ? state : { ...state, listenAddrs })
+    }
+    const onDisconnect = (event: CustomEvent<PeerId>): void => {
+      const relay = this.stateStore.getSnapshot().relayPeerId
+      if (relay != null && event.detail.toString() === relay) {
+        this.stateStore.update(state => state.status === 'online' ? { ...state, status: 'relay-lost' } : state)
+      }
+    }
+    node.addEventListener('connection:open', refreshConnections)
+    node.addEventListener('connection:close', refreshConnections)
+    node.addEventListener('self:peer:update', refreshAddresses)
+    node.addEventListener('transport:listening', refreshAddresses)
+    node.addEventListener('transport:close', refreshAddresses)
+    node.addEventListener('peer:disconnect', onDisconnect)
+    refreshConnections()
+    refreshAddresses()
+    return () => {
+      node.removeEventListener('connection:open', refreshConnections)
+      node.removeEventListener('connection:close', refreshConnections)
+      node.removeEventListener('self:peer:update', refreshAddresses)
+      node.removeEventListener('transport:listening', refreshAddresses)
+      node.removeEventListener('transport:close', refreshAddresses)
+      node.removeEventListener('peer:disconnect', onDisconnect)
+    }
+  }
+}
+
+async function dialFirstReachable (node: WebkadNode, bootnodes: Multiaddr[], signal: AbortSignal): Promise<PeerId> {
+  const failures: string[] = []
+  for (const bootnode of bootnodes) {
+    try {
+      const connection = await node.dial(bootnode, { signal })
+      return connection.remotePeer
+    } catch (err) {
+      if (signal.aborted) throw err
+      failures.push(`${bootnode.toString()}: ${describeDialError(err)}`)
+    }
+  }
+  throw new BootnodeUnreachableError(`Could not reach the relay. ${failures.join('; ')}`)
+}
+
+function describeDialError (err: unknown): string {
+  const error = err as Error & { errors?: Error[] }
+  const inner = error.errors?.[0] ?? error
+  if (inner.name === 'EncryptionFailedError' || inner.name === 'UnexpectedPeerError' || inner.name === 'InvalidCryptoExchangeError') {
+    return `the server there is not the libp2p peer in the address (${inner.name})`
+  }
+  if (/closed|refused|ECONNREFUSED|WebSocket/i.test(inner.message) || inner.name === 'ConnectionFailedError') {
+    return 'nothing answered there (is the relay running, and is the port right?)'
+  }
+  return `${inner.name}: ${inner.message}`
+}
+
+/** Resolves once the node announces a /p2p-circuit address, i.e. holds a relay reservation. */
+async function waitForReservation (node: WebkadNode, signal: AbortSignal): Promise<void> {
+  const reserved = (): boolean => node.getMultiaddrs().some(address => Circuit.matches(address))
+  if (reserved()) return
+  await new Promise<void>((resolve, reject) => {
+    const check = (): void => {
+      if (!reserved()) return
+      cleanup()
+      resolve()
+    }
+    const onAbort = (): void => { cleanup(); reject(signal.reason) }
+    const cleanup = (): void => {
+      node.removeEventListener('transport:listening', check)
+      node.removeEventListener('self:peer:update', check)
+      signal.removeEventListener('abort', onAbort)
+    }
+    node.addEventListener('transport:listening', check)
+    node.addEventListener('self:peer:update', check)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+function sameList (a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((item, index) => item === b[index])
+}

@@ -1,0 +1,40 @@
+import { useCallback, useEffect, useRef, useState } from 'react'
+
+export type OperationState<T> =
+  | { phase: 'idle' }
+  | { phase: 'running' }
+  | { phase: 'done', result: T }
+  | { phase: 'failed', error: { name: string, message: string } }
+
+/**
+ * Runs one core operation at a time for a form: keeps its state, cancels it on unmount or on
+ * `cancel()`, and never lets a rejection escape (no unhandled promise rejections).
+ */
+export function useOperation<A extends unknown[], T> (run: (signal: AbortSignal, ...args: A) => Promise<T>): {
+  state: OperationState<T>
+  start: (...args: A) => void
+  cancel: () => void
+} {
+  const [state, setState] = useState<OperationState<T>>({ phase: 'idle' })
+  const controller = useRef<AbortController | null>(null)
+  const runRef = useRef(run)
+  useEffect(() => { runRef.current = run }, [run])
+  useEffect(() => () => controller.current?.abort(), [])
+
+  const start = useCallback((...args: A) => {
+    controller.current?.abort()
+    const current = new AbortController()
+    controller.current = current
+    setState({ phase: 'running' })
+    runRef.current(current.signal, ...args).then(
+      (result) => { if (controller.current === current) setState({ phase: 'done', result }) },
+      (err: unknown) => {
+        if (controller.current !== current) return
+        const error = err instanceof Error ? err : new Error(String(err))
+        setState({ phase: 'failed', error: { name: error.name, message: error.message } })
+      }
+    )
+  }, [])
+  const cancel = useCallback(() => { controller.current?.abort() }, [])
+  return { state, start, cancel }
+}

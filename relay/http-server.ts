@@ -72,7 +72,7 @@ export async function startRelayHttpServer (init: RelayHttpServerInit): Promise<
       return
     }
     if (url.pathname === '/bootstrap') {
-      sendJson(res, 200, init.bootstrapInfo())
+      sendJson(res, 200, preferHost(init.bootstrapInfo(), req.headers.host))
       return
     }
     if (root == null) {
@@ -104,6 +104,17 @@ export async function startRelayHttpServer (init: RelayHttpServerInit): Promise<
     })
   })
   return server
+}
+
+/**
+ * A relay listening on 0.0.0.0 announces every interface; put the addresses on the host the
+ * page was loaded from first, since that is the one the browser can certainly reach.
+ */
+export function preferHost (info: BootstrapInfo, hostHeader: string | undefined): BootstrapInfo {
+  const host = hostHeader?.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
+  if (host == null || host === '') return info
+  const matches = (address: string): boolean => address.includes(`/${host}/`)
+  return { ...info, multiaddrs: [...info.multiaddrs.filter(matches), ...info.multiaddrs.filter(address => !matches(address))] }
 }
 
 export function serverPort (server: Server): number {

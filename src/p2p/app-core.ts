@@ -1,4 +1,4 @@
-import { loadTabIdentity, webLockClaim } from './identity.ts'
+import { broadcastClaim, loadTabIdentity, webLockClaim } from './identity.ts'
 import { WebkadSession } from './session.ts'
 import type { NodeStatus } from './session.ts'
 import type { WebkadNode } from './node.ts'
@@ -33,7 +33,9 @@ export function readAppConfig (search: string): AppConfig {
 
 /** Creates this tab's session (identity first) and publishes `window.webkad`. */
 export async function startApp (config: AppConfig): Promise<WebkadSession> {
-  const identity = await loadTabIdentity(window.sessionStorage, webLockClaim(navigator.locks))
+  // Web Locks exist only in secure contexts (https, localhost); elsewhere ask other tabs instead.
+  const claim = 'locks' in navigator && navigator.locks != null ? webLockClaim(navigator.locks) : broadcastClaim()
+  const identity = await loadTabIdentity(window.sessionStorage, claim)
   const session = new WebkadSession({ privateKey: identity.privateKey, identitySource: identity.source, iceServers: config.iceServers })
   const handle: WebkadHandle = Object.freeze({
     get peerId () { return session.peerId.toString() },

@@ -71,3 +71,38 @@ export function webLockClaim (locks: LockManager, graceMs = RELOAD_LOCK_GRACE_MS
     })
   }
 }
+
+interface IdentityMessage { type: 'who-has' | 'i-have', id: string }
+
+/**
+ * Fallback for pages without Web Locks (they need a secure context: plain http:// on a LAN
+ * address is not one). Asks the other tabs of this origin whether one of them holds the
+ * identity and waits `waitMs` for an answer.
+ */
+export function broadcastClaim (channelName = 'webkad:identity', waitMs = 300): ClaimIdentity {
+  const channel = new BroadcastChannel(channelName)
+  const owned = new Set<string>()
+  channel.addEventListener('message', (event: MessageEvent<IdentityMessage>) => {
+    if (event.data?.type === 'who-has' && owned.has(event.data.id)) {
+      channel.postMessage({ type: 'i-have', id: event.data.id } satisfies IdentityMessage)
+    }
+  })
+  return async (peerIdKey) => {
+    const taken = await new Promise<boolean>((resolve) => {
+      const onMessage = (event: MessageEvent<IdentityMessage>): void => {
+        if (event.data?.type === 'i-have' && event.data.id === peerIdKey) finish(true)
+      }
+      const timer = setTimeout(() => { finish(false) }, waitMs)
+      const finish = (result: boolean): void => {
+        clearTimeout(timer)
+        channel.removeEventListener('message', onMessage)
+        resolve(result)
+      }
+      channel.addEventListener('message', onMessage)
+      channel.postMessage({ type: 'who-has', id: peerIdKey } satisfies IdentityMessage)
+    })
+    if (taken) return false
+    owned.add(peerIdKey)
+    return true
+  }
+}

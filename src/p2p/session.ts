@@ -46,6 +46,8 @@ export interface FindPeerResult {
   durationMs: number
   /** FIND_NODE messages sent during the lookup. */
   queriesSent: number
+  /** Who supplied the addresses: a remote peer (e.g. the relay's k-bucket) or this tab's own table. */
+  answeredBy: string
 }
 
 export interface DirectDialResult {
@@ -157,10 +159,12 @@ export class WebkadSession {
       const startedAt = performance.now()
       let queriesSent = 0
       let addresses: Multiaddr[] = []
+      let answeredBy = ''
       for await (const event of node.services.dht.findPeer(target, { signal })) {
         if (event.name === 'SEND_QUERY') queriesSent++
         if (event.name === 'FINAL_PEER' && event.peer.id.equals(target)) {
           addresses = event.peer.multiaddrs
+          answeredBy = event.from.toString()
           break
         }
       }
@@ -175,7 +179,8 @@ export class WebkadSession {
         peerId: target.toString(),
         addresses: addresses.map(String),
         durationMs: performance.now() - startedAt,
-        queriesSent
+        queriesSent,
+        answeredBy
       }
     })
   }

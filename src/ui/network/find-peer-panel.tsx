@@ -1,7 +1,7 @@
 import { useState } from 'react'
 import { useOperation } from '../hooks/use-operation.ts'
 import { ErrorMessage } from '../common/error-message.tsx'
-import { formatMs } from '../common/format.ts'
+import { formatMs, shortPeerId } from '../common/format.ts'
 import type { WebkadSession } from '../../p2p/session.ts'
 
 /** FindPeer through the DHT, then open a direct WebRTC connection or ping the peer. */
@@ -37,7 +37,10 @@ export function FindPeerPanel ({ session }: { session: WebkadSession }): React.J
         {find.state.phase === 'failed' && <ErrorMessage error={find.state.error} />}
         {find.state.phase === 'done' && (
           <div className="result" aria-label="Find peer result">
-            <p>Found in {formatMs(find.state.result.durationMs)} ({find.state.result.queriesSent} {find.state.result.queriesSent === 1 ? 'query' : 'queries'}):</p>
+            <p>
+              Found in {formatMs(find.state.result.durationMs)} ({find.state.result.queriesSent} {find.state.result.queriesSent === 1 ? 'query' : 'queries'}),
+              answered by {describeSource(find.state.result.answeredBy, session)}:
+            </p>
             <ul className="addresses" aria-label="Addresses found">
               {find.state.result.addresses.map(address => <li key={address}><code>{address}</code></li>)}
             </ul>
@@ -61,4 +64,11 @@ export function FindPeerPanel ({ session }: { session: WebkadSession }): React.J
       </div>
     </section>
   )
+}
+
+function describeSource (answeredBy: string, session: WebkadSession): string {
+  const state = session.state.getSnapshot()
+  if (answeredBy === state.peerId) return 'this tab\'s own routing table'
+  if (answeredBy === state.relayPeerId) return `the relay ${shortPeerId(answeredBy)}`
+  return `peer ${shortPeerId(answeredBy)}`
 }

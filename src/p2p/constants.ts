@@ -4,9 +4,6 @@ export const DHT_PROTOCOL = '/webkad/kad/1.0.0'
 /** The key namespace of webkad records: keys look like `/webkad/<name>`. */
 export const RECORD_NAMESPACE = 'webkad'
 
-/** Largest record value the DHT accepts (issue #3 defines the signed envelope inside it). */
-export const MAX_RECORD_VALUE_BYTES = 16 * 1024
-
 /** Default timeout applied to core operations that are not given their own signal. */
 export const DEFAULT_OPERATION_TIMEOUT_MS = 30_000
 

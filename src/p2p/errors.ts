@@ -52,12 +52,24 @@ export class RelayConfigError extends Error {
   override readonly name = 'RelayConfigError'
 }
 
-/** A DHT record was refused by webkad's validator. */
+export type InvalidRecordReason = 'malformed' | 'oversized' | 'unsigned' | 'bad-signature' | 'key-mismatch' | 'wrong-owner' | 'bad-key'
+
+/** A DHT record was refused by webkad's validator; `reason` says which rule it broke. */
 export class InvalidRecordError extends Error {
   override readonly name = 'InvalidRecordError'
+  readonly reason: InvalidRecordReason
+  constructor (message: string, reason: InvalidRecordReason = 'malformed') {
+    super(message)
+    this.reason = reason
+  }
 }
 
 /** The relay was reached but did not grant a circuit reservation in time. */
 export class ReservationFailedError extends Error {
   override readonly name = 'ReservationFailedError'
+}
+
+/** A record key is empty, too long, has control characters, or belongs to another peer. */
+export class InvalidRecordKeyError extends Error {
+  override readonly name = 'InvalidRecordKeyError'
 }

@@ -1,22 +1,18 @@
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
-import { DHT_PROTOCOL, MAX_RECORD_VALUE_BYTES, RECORD_NAMESPACE } from '../constants.ts'
-import { InvalidRecordError } from '../errors.ts'
+import { DHT_PROTOCOL, RECORD_NAMESPACE } from '../constants.ts'
+import { selectRecord, validateRecord } from './records.ts'
 import type { KadDHT, KadDHTInit, SelectFn, ValidateFn } from '@libp2p/kad-dht'
 import type { KadDHTComponents } from '@libp2p/kad-dht'
 
 /**
- * Validator for `/webkad/...` keys. Without a validator for a namespace kad-dht resets PUT
- * streams and discards every GET record, so one must exist from day one.
+ * Validator for `/webkad/...` keys: signed envelopes only (see records.ts). Without a validator
+ * for a namespace kad-dht resets PUT streams and discards every GET record.
  */
-export const validateWebkadRecord: ValidateFn = (_key, value) => {
-  if (value.byteLength === 0) throw new InvalidRecordError('record value is empty')
-  if (value.byteLength > MAX_RECORD_VALUE_BYTES) {
-    throw new InvalidRecordError(`record value is ${value.byteLength} bytes, the limit is ${MAX_RECORD_VALUE_BYTES}`)
-  }
+export const validateWebkadRecord: ValidateFn = async (key, value) => {
+  await validateRecord(key, value)
 }
 
-/** Until records carry sequence numbers (issue #3) the first valid record wins. */
-export const selectWebkadRecord: SelectFn = () => 0
+export const selectWebkadRecord: SelectFn = selectRecord
 
 /**
  * The DHT configuration shared by the relay and every tab, so all nodes speak the same

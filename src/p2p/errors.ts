@@ -73,3 +73,18 @@ export class ReservationFailedError extends Error {
 export class InvalidRecordKeyError extends Error {
   override readonly name = 'InvalidRecordKeyError'
 }
+
+/** A Get ended without any valid record: `reason` tells "nobody had one" from "nobody to ask". */
+export class RecordNotFoundError extends Error {
+  override readonly name = 'RecordNotFoundError'
+  readonly reason: 'no-record' | 'no-peers'
+  constructor (message: string, reason: 'no-record' | 'no-peers') {
+    super(message)
+    this.reason = reason
+  }
+}
+
+/** A DHT operation needs other peers and the routing table is empty. */
+export class NoPeersError extends Error {
+  override readonly name = 'NoPeersError'
+}

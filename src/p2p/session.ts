@@ -3,9 +3,12 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Circuit, WebRTC } from '@multiformats/multiaddr-matcher'
 import { WEBRTC_DIAL_ATTEMPTS } from './constants.ts'
-import { BootnodeUnreachableError, DirectDialFailedError, NotConnectedError, PeerNotFoundError, ReservationFailedError } from './errors.ts'
+import { BootnodeUnreachableError, DirectDialFailedError, NotConnectedError, ReservationFailedError } from './errors.ts'
 import { createWebkadNode } from './node.ts'
 import { kadInternals } from './dht/kad-internals.ts'
+import { DhtOperations } from './dht/dht-operations.ts'
+import { QueryLog } from './dht/query-trace.ts'
+import { EMPTY_ROUTING_TABLE, watchRoutingTable } from './dht/routing-table-view.ts'
 import { parseBootnodes, parsePeerIdInput } from './network/address-input.ts'
 import { summarizeConnection } from './network/connections.ts'
 import { delay, runOperation } from './operation.ts'
@@ -15,6 +18,10 @@ import type { ConnectionSummary } from './network/connections.ts'
 import type { OperationOptions } from './operation.ts'
 import type { ReadableStore } from './stores/store.ts'
 import type { IdentitySource } from './identity.ts'
+import type { ClosestPeersResult, GetResult, PutResult } from './dht/dht-operations.ts'
+import type { QueryTrace } from './dht/query-trace.ts'
+import type { RecordPayload } from './dht/records.ts'
+import type { RoutingTableSnapshot } from './dht/routing-table-view.ts'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -48,6 +55,8 @@ export interface FindPeerResult {
   queriesSent: number
   /** Who supplied the addresses: a remote peer (e.g. the relay's k-bucket) or this tab's own table. */
   answeredBy: string
+  /** The lookup's trace in `queries`. */
+  queryId: string
 }
 
 export interface DirectDialResult {
@@ -83,7 +92,10 @@ export class WebkadSession {
   private readonly init: SessionInit
   private readonly stateStore
   private readonly connectionsStore = createStore<readonly ConnectionSummary[]>([])
+  private readonly routingTableStore = createStore<RoutingTableSnapshot>(EMPTY_ROUTING_TABLE)
+  private readonly queryLog = new QueryLog()
   private currentNode?: WebkadNode
+  private dhtOperations?: DhtOperations
   private detachNode?: () => void
 
   constructor (init: SessionInit) {
@@ -101,6 +113,10 @@ export class WebkadSession {
 
   get state (): ReadableStore<SessionState> { return this.stateStore }
   get connections (): ReadableStore<readonly ConnectionSummary[]> { return this.connectionsStore }
+  /** The tab's k-buckets, live. */
+  get routingTable (): ReadableStore<RoutingTableSnapshot> { return this.routingTableStore }
+  /** The last DHT queries started from this tab, with their traces (newest first). */
+  get queries (): ReadableStore<readonly QueryTrace[]> { return this.queryLog.queries }
   /** The running libp2p node, if connected (for the console and tests). */
   get node (): WebkadNode | undefined { return this.currentNode }
 
@@ -115,6 +131,7 @@ export class WebkadSession {
     this.stateStore.update(state => ({ ...state, status: 'connecting', bootnodes: bootnodes.map(String), relayPeerId: undefined, listenAddrs: [], timings: {} }))
     const node = await createWebkadNode({ privateKey: this.init.privateKey, bootnodes, iceServers: this.init.iceServers })
     this.currentNode = node
+    this.dhtOperations = new DhtOperations(node, this.init.privateKey, this.queryLog)
     this.detachNode = this.attach(node)
     try {
       const relay = await runOperation('Connecting to the relay', { ...options, timeoutMs: options.timeoutMs ?? RELAY_DIAL_TIMEOUT_MS },
@@ -141,6 +158,7 @@ export class WebkadSession {
     const node = this.currentNode
     if (node == null) return
     this.currentNode = undefined
+    this.dhtOperations = undefined
     this.detachNode?.()
     this.detachNode = undefined
     this.stateStore.update(state => ({ ...state, status: 'offline', listenAddrs: [] }))
@@ -155,34 +173,41 @@ export class WebkadSession {
   async findPeer (peerIdText: string, options: OperationOptions = {}): Promise<FindPeerResult> {
     const node = this.requireNode()
     const target = parsePeerIdInput(peerIdText, this.peerId)
+    const dht = this.requireDht()
     return await runOperation('Find peer', options, async (signal) => {
-      const startedAt = performance.now()
-      let queriesSent = 0
-      let addresses: Multiaddr[] = []
-      let answeredBy = ''
-      for await (const event of node.services.dht.findPeer(target, { signal })) {
-        if (event.name === 'SEND_QUERY') queriesSent++
-        if (event.name === 'FINAL_PEER' && event.peer.id.equals(target)) {
-          addresses = event.peer.multiaddrs
-          answeredBy = event.from.toString()
-          break
-        }
-      }
-      if (addresses.length === 0) {
-        const asked = kadInternals(node.services.dht).routingTable.size
-        throw new PeerNotFoundError(asked === 0
-          ? 'No peers to ask: the routing table is empty (is the relay connected?).'
-          : `Peer ${target.toString()} was not found: no peer that was asked knows its addresses.`)
-      }
-      await node.peerStore.merge(target, { multiaddrs: addresses }, { signal })
+      const found = await dht.findPeer(target, { signal })
+      await node.peerStore.merge(target, { multiaddrs: found.addresses }, { signal })
       return {
-        peerId: target.toString(),
-        addresses: addresses.map(String),
-        durationMs: performance.now() - startedAt,
-        queriesSent,
-        answeredBy
+        peerId: found.peerId,
+        addresses: found.addresses.map(String),
+        durationMs: found.durationMs,
+        queriesSent: found.messagesSent,
+        answeredBy: found.answeredBy,
+        queryId: found.queryId
       }
     })
+  }
+
+  /** Signs and stores a record under `/webkad/<name>` on the k closest peers. */
+  async put (key: string, payload: RecordPayload, options: OperationOptions = {}): Promise<PutResult> {
+    const dht = this.requireDht()
+    return await runOperation('Put', options, async (signal) => await dht.put(key, payload, { signal }))
+  }
+
+  /** Finds the best record under a key; see DhtOperations.get for quorum, correction and caching. */
+  async get (key: string, options: OperationOptions & { quorum?: number } = {}): Promise<GetResult> {
+    const dht = this.requireDht()
+    return await runOperation('Get', options, async (signal) => await dht.get(key, { signal, quorum: options.quorum }))
+  }
+
+  /** The k peers closest to a key. */
+  async closestPeers (key: string, options: OperationOptions = {}): Promise<ClosestPeersResult> {
+    const dht = this.requireDht()
+    return await runOperation('Closest peers', options, async (signal) => await dht.closestPeers(key, { signal }))
+  }
+
+  clearQueries (): void {
+    this.queryLog.clear()
   }
 
   /**
@@ -223,6 +248,11 @@ export class WebkadSession {
       const rttMs = await node.services.ping.ping(target, { signal })
       return { peerId: target.toString(), rttMs }
     })
+  }
+
+  private requireDht (): DhtOperations {
+    if (this.dhtOperations == null) throw new NotConnectedError('Connect to a relay first.')
+    return this.dhtOperations
   }
 
   private requireNode (): WebkadNode {
@@ -273,7 +303,13 @@ export class WebkadSession {
     node.addEventListener('peer:disconnect', onDisconnect)
     refreshConnections()
     refreshAddresses()
+    const routingTable = watchRoutingTable(node, kadInternals(node.services.dht))
+    const stopMirroring = routingTable.store.subscribe(() => { this.routingTableStore.set(routingTable.store.getSnapshot()) })
+    this.routingTableStore.set(routingTable.store.getSnapshot())
     return () => {
+      stopMirroring()
+      routingTable.stop()
+      this.routingTableStore.set(EMPTY_ROUTING_TABLE)
       node.removeEventListener('connection:open', refreshConnections)
       node.removeEventListener('connection:close', refreshConnections)
       node.removeEventListener('self:peer:update', refreshAddresses)

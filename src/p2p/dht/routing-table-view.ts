@@ -1,0 +1,99 @@
+import { classifyTransport } from '../network/connections.ts'
+import { createStore } from '../stores/store.ts'
+import { commonPrefixLength, compactDistance, kadIdOfPeer, toHex, xorDistance, distanceLog2 } from './kad-math.ts'
+import type { KadInternals, RoutingTableEventName } from './kad-internals.ts'
+import type { ConnectionTransport } from '../network/connections.ts'
+import type { ReadableStore } from '../stores/store.ts'
+import type { WebkadNode } from '../node.ts'
+
+export type PeerConnectionState = ConnectionTransport | 'none'
+
+export interface RoutingTablePeer {
+  peerId: string
+  kadId: string
+  /** XOR distance to this tab, compact (`2^n · hex…`) and as log2 for drawing. */
+  distance: string
+  distanceLog2: number
+  /** When the peer last answered a routing-table ping (ms epoch); 0 = never pinged. */
+  lastPing: number
+  /** Round trip of the connection's last ping (libp2p connection monitor), if known. */
+  rttMs?: number
+  /** The best connection to the peer: webrtc > websocket > relayed > none. */
+  connection: PeerConnectionState
+}
+
+/** Peers grouped by their common-prefix length with this tab's Kademlia ID, highest first. */
+export interface RoutingTableBucket {
+  commonPrefixLength: number
+  peers: RoutingTablePeer[]
+}
+
+export interface RoutingTableSnapshot {
+  localKadId: string
+  kBucketSize: number
+  size: number
+  buckets: RoutingTableBucket[]
+}
+
+const CONNECTION_RANK: Record<PeerConnectionState, number> = { webrtc: 3, websocket: 2, relayed: 1, other: 1, none: 0 }
+
+export const EMPTY_ROUTING_TABLE: RoutingTableSnapshot = { localKadId: '', kBucketSize: 20, size: 0, buckets: [] }
+
+/**
+ * A live view of the tab's k-buckets. It rebuilds the snapshot when the routing table or a
+ * connection changes (coalesced), never on a timer.
+ */
+export function watchRoutingTable (node: WebkadNode, kad: KadInternals): { store: ReadableStore<RoutingTableSnapshot>, stop: () => void } {
+  const localKadId = kadIdOfPeer(node.peerId)
+  const store = createStore<RoutingTableSnapshot>(buildSnapshot(node, kad, localKadId))
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const schedule = (): void => {
+    timer ??= setTimeout(() => {
+      timer = undefined
+      store.set(buildSnapshot(node, kad, localKadId))
+    }, 50)
+  }
+  const tableEvents: RoutingTableEventName[] = ['peer:add', 'peer:remove', 'peer:ping']
+  for (const name of tableEvents) kad.routingTable.addEventListener(name, schedule)
+  node.addEventListener('connection:open', schedule)
+  node.addEventListener('connection:close', schedule)
+  return {
+    store,
+    stop: () => {
+      if (timer != null) clearTimeout(timer)
+      for (const name of tableEvents) kad.routingTable.removeEventListener(name, schedule)
+      node.removeEventListener('connection:open', schedule)
+      node.removeEventListener('connection:close', schedule)
+    }
+  }
+}
+
+export function buildSnapshot (node: WebkadNode, kad: KadInternals, localKadId: Uint8Array): RoutingTableSnapshot {
+  const byPrefix = new Map<number, RoutingTablePeer[]>()
+  for (const contact of kad.routingTablePeers()) {
+    const distance = xorDistance(contact.kadId, localKadId)
+    let connection: PeerConnectionState = 'none'
+    let rttMs: number | undefined
+    for (const open of node.getConnections(contact.peerId)) {
+      const transport = classifyTransport(open.remoteAddr)
+      if (CONNECTION_RANK[transport] > CONNECTION_RANK[connection]) connection = transport
+      if (open.rtt != null && (rttMs == null || open.rtt < rttMs)) rttMs = open.rtt
+    }
+    const prefix = commonPrefixLength(contact.kadId, localKadId)
+    const peers = byPrefix.get(prefix) ?? []
+    peers.push({
+      peerId: contact.peerId.toString(),
+      kadId: toHex(contact.kadId),
+      distance: compactDistance(distance),
+      distanceLog2: distanceLog2(distance),
+      lastPing: contact.lastPing,
+      rttMs,
+      connection
+    })
+    byPrefix.set(prefix, peers)
+  }
+  const buckets = [...byPrefix.entries()]
+    .sort(([a], [b]) => b - a)
+    .map(([commonPrefixLength, peers]) => ({ commonPrefixLength, peers: peers.sort((a, b) => a.distanceLog2 - b.distanceLog2) }))
+  return { localKadId: toHex(localKadId), kBucketSize: kad.routingTable.kBucketSize, size: kad.routingTable.size, buckets }
+}

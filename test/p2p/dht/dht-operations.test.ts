@@ -1,0 +1,160 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fromString } from 'uint8arrays'
+import { DhtOperations } from '../../../src/p2p/dht/dht-operations.ts'
+import { compareDistances, kadIdOfKey, kadIdOfPeer, xorDistance } from '../../../src/p2p/dht/kad-math.ts'
+import { QueryLog } from '../../../src/p2p/dht/query-trace.ts'
+import { createSignedRecord, validateRecord } from '../../../src/p2p/dht/records.ts'
+import { startDhtNetwork, stopDhtNetwork } from './dht-network.ts'
+import type { TestDhtNode } from './dht-network.ts'
+
+const NODES = 10
+const K = 4
+
+function operationsFor (peer: TestDhtNode): DhtOperations {
+  return new DhtOperations(peer.node, peer.privateKey, new QueryLog())
+}
+
+function signal (): AbortSignal {
+  return AbortSignal.timeout(20_000)
+}
+
+describe('DhtOperations on a network of real kad-dht nodes', () => {
+  let nodes: TestDhtNode[]
+
+  beforeAll(async () => {
+    nodes = await startDhtNetwork(NODES, K)
+  }, 60_000)
+
+  afterAll(async () => {
+    await stopDhtNetwork(nodes)
+  })
+
+  it('puts on one node and gets the value from every other node', async () => {
+    const author = nodes[0]!
+    const put = await operationsFor(author).put('/webkad/greeting', { type: 'text', text: 'hello kademlia' }, { signal: signal() })
+    expect(put.sequence).toBe(1n)
+    expect(put.accepted.length).toBeGreaterThanOrEqual(K - 1)
+
+    for (const reader of nodes.slice(1)) {
+      const result = await operationsFor(reader).get('greeting', { signal: signal() })
+      expect(result.record.payload).toEqual({ type: 'text', text: 'hello kademlia' })
+      expect(result.record.author).toBe(author.node.peerId.toString())
+      expect(result.holders.length).toBeGreaterThan(0)
+    }
+  })
+
+  it('stores the record on the k peers closest to the key by XOR', async () => {
+    const author = nodes[1]!
+    const key = '/webkad/placement'
+    await operationsFor(author).put(key, { type: 'text', text: 'where am I' }, { signal: signal() })
+    const keyBytes = fromString(key)
+    const target = kadIdOfKey(keyBytes)
+    const others = nodes.filter(peer => peer !== author)
+    const closest = [...others]
+      .sort((a, b) => compareDistances(xorDistance(kadIdOfPeer(a.node.peerId), target), xorDistance(kadIdOfPeer(b.node.peerId), target)))
+      .slice(0, K)
+    for (const holder of closest) {
+      const stored = await holder.storedValue(keyBytes)
+      expect(stored, `closest peer ${holder.node.peerId.toString()} holds the record`).toBeDefined()
+      const record = await validateRecord(keyBytes, stored!)
+      expect(record.payload).toEqual({ type: 'text', text: 'where am I' })
+    }
+  })
+
+  it('a second put by any node gets a higher sequence and wins', async () => {
+    const key = '/webkad/shared'
+    await operationsFor(nodes[2]!).put(key, { type: 'text', text: 'first' }, { signal: signal() })
+    const second = await operationsFor(nodes[3]!).put(key, { type: 'text', text: 'second' }, { signal: signal() })
+    expect(second.sequence).toBe(2n)
+    const result = await operationsFor(nodes[4]!).get(key, { signal: signal() })
+    expect(result.record.payload).toEqual({ type: 'text', text: 'second' })
+    expect(result.record.sequence).toBe(2n)
+  })
+
+  it('corrects a holder that returns an outdated record', async () => {
+    const author = nodes[5]!
+    const key = '/webkad/corrected'
+    const keyBytes = fromString(key)
+    await operationsFor(author).put(key, { type: 'text', text: 'v1' }, { signal: signal() })
+    await operationsFor(author).put(key, { type: 'text', text: 'v2' }, { signal: signal() })
+    const holders: TestDhtNode[] = []
+    for (const peer of nodes) if (peer !== author && await peer.storedValue(keyBytes) != null) holders.push(peer)
+    const stale = holders[0]!
+    const oldRecord = await createSignedRecord(author.privateKey, author.node.peerId, { key, payload: { type: 'text', text: 'v1' }, sequence: 1n })
+    await stale.injectValue(keyBytes, oldRecord)
+
+    const reader = nodes.find(peer => peer !== author && peer !== stale)!
+    const result = await operationsFor(reader).get(key, { signal: signal() })
+    expect(result.record.sequence).toBe(2n)
+    const outdated = result.outdated.find(entry => entry.peer === stale.node.peerId.toString())
+    expect(outdated).toMatchObject({ sequence: 1n, corrected: true })
+    const now = await validateRecord(keyBytes, (await stale.storedValue(keyBytes))!)
+    expect(now.sequence).toBe(2n)
+  })
+
+  it('never returns forged records (bad signature, wrong owner, wrong key)', async () => {
+    const honest = nodes[6]!
+    const forger = await generateKeyPair('Ed25519')
+    const forgerId = peerIdFromPrivateKey(forger)
+    const owned = `/webkad/${honest.node.peerId.toString()}/profile`
+    const ownedBytes = fromString(owned)
+    await operationsFor(honest).put(owned, { type: 'text', text: 'the real profile' }, { signal: signal() })
+
+    // A lying holder replaces its copy with records the validator must refuse.
+    const badSignature = await createSignedRecord(honest.privateKey, honest.node.peerId, { key: owned, payload: { type: 'text', text: 'tampered' }, sequence: 99n })
+    badSignature.set([(badSignature.at(-1) ?? 0) ^ 0xff], badSignature.length - 1)
+    const otherKeyRecord = await createSignedRecord(forger, forgerId, { key: '/webkad/elsewhere', payload: { type: 'text', text: 'moved' }, sequence: 100n })
+    const liars: TestDhtNode[] = []
+    for (const peer of nodes) if (peer !== honest && await peer.storedValue(ownedBytes) != null) liars.push(peer)
+    expect(liars.length).toBeGreaterThanOrEqual(2)
+    await liars[0]!.injectValue(ownedBytes, badSignature)
+    await liars[1]!.injectValue(ownedBytes, otherKeyRecord)
+    await expect(createSignedRecord(forger, forgerId, { key: owned, payload: { type: 'text', text: 'x' }, sequence: 1n })).rejects.toMatchObject({ name: 'InvalidRecordKeyError' })
+
+    const reader = nodes.find(peer => peer !== honest && !liars.includes(peer))!
+    const result = await operationsFor(reader).get(owned, { signal: signal() })
+    expect(result.record.payload).toEqual({ type: 'text', text: 'the real profile' })
+    expect(result.record.author).toBe(honest.node.peerId.toString())
+    // Every refusal names a lying holder; lookups need not reach every liar before they end.
+    const liarIds = liars.map(peer => peer.node.peerId.toString())
+    expect(result.invalid.length).toBeGreaterThan(0)
+    for (const entry of result.invalid) expect(liarIds).toContain(entry.peer)
+    expect(result.holders.every(holder => !liarIds.slice(0, 2).includes(holder))).toBe(true)
+  })
+
+  it('reports a missing key as no-record and an oversized value before any network work', async () => {
+    await expect(operationsFor(nodes[7]!).get('/webkad/never-written', { signal: signal() }))
+      .rejects.toMatchObject({ name: 'RecordNotFoundError', reason: 'no-record' })
+    await expect(operationsFor(nodes[7]!).put('big', { type: 'bytes', bytes: new Uint8Array(10 * 1024 + 1) }, { signal: signal() }))
+      .rejects.toMatchObject({ name: 'InvalidRecordError', reason: 'oversized' })
+    await expect(operationsFor(nodes[7]!).put('', { type: 'text', text: 'x' }, { signal: signal() }))
+      .rejects.toMatchObject({ name: 'InvalidRecordKeyError' })
+  })
+
+  it('caches the value on the closest queried peer that lacked it', async () => {
+    const author = nodes[4]!
+    const key = '/webkad/cached'
+    const keyBytes = fromString(key)
+    await operationsFor(author).put(key, { type: 'text', text: 'cache me' }, { signal: signal() })
+    const target = kadIdOfKey(keyBytes)
+    const byDistance = nodes.filter(peer => peer !== author)
+      .sort((a, b) => compareDistances(xorDistance(kadIdOfPeer(a.node.peerId), target), xorDistance(kadIdOfPeer(b.node.peerId), target)))
+    const forgetful = byDistance[0]!
+    await forgetful.forget(keyBytes)
+    expect(await forgetful.storedValue(keyBytes)).toBeUndefined()
+
+    const reader = byDistance.at(-1)!
+    const result = await operationsFor(reader).get(key, { signal: signal() })
+    expect(result.cachedOn).toBe(forgetful.node.peerId.toString())
+    expect(await forgetful.storedValue(keyBytes)).toBeDefined()
+  })
+
+  it('stops at the quorum', async () => {
+    await operationsFor(nodes[8]!).put('/webkad/quorum', { type: 'text', text: 'q' }, { signal: signal() })
+    const result = await operationsFor(nodes[9]!).get('/webkad/quorum', { signal: signal(), quorum: 1 })
+    expect(result.stoppedAtQuorum).toBe(true)
+    expect(result.holders.length).toBeGreaterThanOrEqual(1)
+  })
+})

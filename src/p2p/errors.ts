@@ -88,3 +88,18 @@ export class RecordNotFoundError extends Error {
 export class NoPeersError extends Error {
   override readonly name = 'NoPeersError'
 }
+
+/** A chat message is longer than the protocol allows; nothing was sent. */
+export class MessageTooLongError extends Error {
+  override readonly name = 'MessageTooLongError'
+}
+
+/** A chat frame broke the protocol (malformed, oversized, unknown fields); its stream is reset. */
+export class ChatProtocolError extends Error {
+  override readonly name = 'ChatProtocolError'
+  readonly reason: 'malformed' | 'oversized' | 'unknown-fields' | 'unexpected-frame'
+  constructor (message: string, reason: ChatProtocolError['reason']) {
+    super(message)
+    this.reason = reason
+  }
+}

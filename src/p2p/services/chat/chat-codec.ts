@@ -1,0 +1,59 @@
+import { equals, fromString } from 'uint8arrays'
+import { ChatProtocolError, MessageTooLongError } from '../../errors.ts'
+import { ChatFrame } from './pb/chat.ts'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+export const CHAT_PROTOCOL = '/webkad/chat/1.0.0'
+/** Longest chat text in UTF-8 bytes. */
+export const MAX_CHAT_TEXT_BYTES = 16 * 1024
+/** Largest encoded frame: the text plus id, numbers and tags. */
+export const MAX_CHAT_FRAME_BYTES = MAX_CHAT_TEXT_BYTES + 64
+export const MESSAGE_ID_BYTES = 16
+
+export interface ChatMessageFrame { kind: 'message', id: Uint8Array, sequence: bigint, sentAt: number, text: string }
+export interface ChatAckFrame { kind: 'ack', id: Uint8Array, sequence: bigint }
+export type DecodedChatFrame = ChatMessageFrame | ChatAckFrame
+
+/** Refuses text the protocol cannot carry, before anything is sent or stored. */
+export function checkChatText (text: string): void {
+  const bytes = fromString(text).byteLength
+  if (text.trim() === '') throw new MessageTooLongError('The message is empty.')
+  if (bytes > MAX_CHAT_TEXT_BYTES) {
+    throw new MessageTooLongError(`The message is ${bytes} bytes long; the limit is ${MAX_CHAT_TEXT_BYTES} bytes (16 KiB).`)
+  }
+  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)) {
+    throw new MessageTooLongError('The message contains broken characters (unpaired surrogates).')
+  }
+}
+
+export function encodeChatFrame (frame: DecodedChatFrame): Uint8Array {
+  return ChatFrame.encode(frame.kind === 'message'
+    ? { kind: ChatFrame.Kind.MESSAGE, id: frame.id as Uint8Array<ArrayBuffer>, sequence: frame.sequence, sentAt: BigInt(frame.sentAt), text: frame.text }
+    : { kind: ChatFrame.Kind.ACK, id: frame.id as Uint8Array<ArrayBuffer>, sequence: frame.sequence, sentAt: 0n, text: '' })
+}
+
+/**
+ * Decodes one frame strictly: the bytes must be exactly what webkad's encoder produces for the
+ * decoded value, which refuses unknown fields, invalid UTF-8 and non-canonical encodings.
+ */
+export function decodeChatFrame (data: Uint8Array | Uint8ArrayList): DecodedChatFrame {
+  const bytes = data instanceof Uint8Array ? data : data.subarray()
+  if (bytes.byteLength > MAX_CHAT_FRAME_BYTES) throw new ChatProtocolError(`frame of ${bytes.byteLength} bytes exceeds ${MAX_CHAT_FRAME_BYTES}`, 'oversized')
+  let frame: ChatFrame
+  try {
+    frame = ChatFrame.decode(bytes)
+  } catch {
+    throw new ChatProtocolError('frame is not a ChatFrame protobuf', 'malformed')
+  }
+  if (frame.kind !== ChatFrame.Kind.MESSAGE && frame.kind !== ChatFrame.Kind.ACK) throw new ChatProtocolError('unknown frame kind', 'malformed')
+  if (!equals(ChatFrame.encode(frame), bytes)) throw new ChatProtocolError('frame has unknown fields or is not canonical', 'unknown-fields')
+  if (frame.id.byteLength !== MESSAGE_ID_BYTES) throw new ChatProtocolError(`message id must be ${MESSAGE_ID_BYTES} bytes`, 'malformed')
+  if (frame.sequence < 1n) throw new ChatProtocolError('sequence numbers start at 1', 'malformed')
+  if (frame.kind === ChatFrame.Kind.ACK) {
+    if (frame.text !== '' || frame.sentAt !== 0n) throw new ChatProtocolError('an ack carries no text or time', 'malformed')
+    return { kind: 'ack', id: frame.id, sequence: frame.sequence }
+  }
+  if (fromString(frame.text).byteLength > MAX_CHAT_TEXT_BYTES) throw new ChatProtocolError('text exceeds 16 KiB', 'oversized')
+  if (frame.text === '' || frame.sentAt === 0n) throw new ChatProtocolError('a message needs text and a time', 'malformed')
+  return { kind: 'message', id: frame.id, sequence: frame.sequence, sentAt: Number(frame.sentAt), text: frame.text }
+}

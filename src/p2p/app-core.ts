@@ -1,3 +1,4 @@
+import { IDBDatastore } from 'datastore-idb'
 import { broadcastClaim, loadTabIdentity, webLockClaim } from './identity.ts'
 import { WebkadSession } from './session.ts'
 import type { NodeStatus } from './session.ts'
@@ -18,6 +19,8 @@ declare global {
 export interface AppConfig {
   /** STUN/TURN servers for WebRTC; none by default (host candidates work on one machine/LAN). */
   iceServers: RTCIceServer[]
+  /** `?webrtc=off` runs the tab without WebRTC (chat then goes through the relay). */
+  webrtc: boolean
 }
 
 /**
@@ -28,7 +31,7 @@ export function readAppConfig (search: string): AppConfig {
   const params = new URLSearchParams(search)
   const ice = params.get('ice')
   const iceServers = ice == null || ice.trim() === '' ? [] : ice.split(',').map(url => ({ urls: url.trim() }))
-  return { iceServers }
+  return { iceServers, webrtc: params.get('webrtc') !== 'off' }
 }
 
 /** Creates this tab's session (identity first) and publishes `window.webkad`. */
@@ -36,7 +39,19 @@ export async function startApp (config: AppConfig): Promise<WebkadSession> {
   // Web Locks exist only in secure contexts (https, localhost); elsewhere ask other tabs instead.
   const claim = 'locks' in navigator && navigator.locks != null ? webLockClaim(navigator.locks) : broadcastClaim()
   const identity = await loadTabIdentity(window.sessionStorage, claim)
-  const session = new WebkadSession({ privateKey: identity.privateKey, identitySource: identity.source, iceServers: config.iceServers })
+  const session = new WebkadSession({
+    privateKey: identity.privateKey,
+    identitySource: identity.source,
+    iceServers: config.iceServers,
+    webrtc: config.webrtc,
+    storage: window.sessionStorage,
+    // One IndexedDB database per identity: a duplicated tab's new identity starts a fresh history.
+    openChatDatastore: async (peerId) => {
+      const datastore = new IDBDatastore(`webkad-chat-${peerId}`)
+      await datastore.open()
+      return datastore
+    }
+  })
   const handle: WebkadHandle = Object.freeze({
     get peerId () { return session.peerId.toString() },
     get status () { return session.state.getSnapshot().status },

@@ -8,6 +8,9 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { webkadDHT } from './dht/dht-config.ts'
 import { webkadConnectionGater } from './network/connection-gater.ts'
+import { webkadChat } from './services/chat/index.ts'
+import type { ChatService } from './services/chat/index.ts'
+import type { Datastore } from 'interface-datastore'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
@@ -19,6 +22,7 @@ export type WebkadServices = {
   identifyPush: IdentifyPush
   ping: Ping
   dht: KadDHT
+  chat: ChatService
 }
 
 /** A tab's libp2p node, typed with the services every webkad tab runs. */
@@ -30,6 +34,10 @@ export interface WebkadNodeInit {
   bootnodes: Multiaddr[]
   /** STUN/TURN servers for WebRTC. Empty by default: on one machine or a LAN host candidates suffice. */
   iceServers?: RTCIceServer[]
+  /** Chat history and outbox (IndexedDB per identity in the browser). */
+  chatDatastore?: Datastore
+  /** false: no WebRTC at all (to see, and test, chat falling back to the relay). @default true */
+  webrtc?: boolean
 }
 
 /**
@@ -37,15 +45,16 @@ export interface WebkadNodeInit {
  * as libp2p decides (started by default); the caller owns `stop()`.
  */
 export async function createWebkadNode (init: WebkadNodeInit): Promise<WebkadNode> {
+  const webrtcEnabled = init.webrtc ?? true
   return await createLibp2p({
     privateKey: init.privateKey,
     addresses: {
       // Reserve a slot on the relay (circuit) and accept WebRTC dials signalled through it.
-      listen: ['/p2p-circuit', '/webrtc']
+      listen: webrtcEnabled ? ['/p2p-circuit', '/webrtc'] : ['/p2p-circuit']
     },
     transports: [
       webSockets(),
-      webRTC({ rtcConfiguration: { iceServers: init.iceServers ?? [] } }),
+      ...(webrtcEnabled ? [webRTC({ rtcConfiguration: { iceServers: init.iceServers ?? [] } })] : []),
       circuitRelayTransport()
     ],
     connectionEncrypters: [noise()],
@@ -56,7 +65,8 @@ export async function createWebkadNode (init: WebkadNodeInit): Promise<WebkadNod
       // Tells the relay our circuit addresses as soon as the reservation exists.
       identifyPush: identifyPush(),
       ping: ping(),
-      dht: webkadDHT()
+      dht: webkadDHT(),
+      chat: webkadChat({ datastore: init.chatDatastore })
     }
   })
 }

@@ -22,6 +22,9 @@ import type { ClosestPeersResult, GetResult, PutResult } from './dht/dht-operati
 import type { QueryTrace } from './dht/query-trace.ts'
 import type { RecordPayload } from './dht/records.ts'
 import type { RoutingTableSnapshot } from './dht/routing-table-view.ts'
+import type { ChatMessage, Conversation } from './services/chat/index.ts'
+import type { KeyValueStorage } from './identity.ts'
+import type { Datastore } from 'interface-datastore'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -77,7 +80,16 @@ export interface SessionInit {
   privateKey: PrivateKey
   identitySource: IdentitySource
   iceServers?: RTCIceServer[]
+  /** false turns WebRTC off (chat then runs over the relay). @default true */
+  webrtc?: boolean
+  /** Opens the chat store for this identity (IndexedDB in the browser); in memory if omitted. */
+  openChatDatastore?: (peerId: string) => Promise<Datastore>
+  /** Remembers the bootnodes of the last successful Connect so a reload reconnects (sessionStorage). */
+  storage?: KeyValueStorage & { removeItem(key: string): void }
 }
+
+/** sessionStorage entry with the bootnodes of the last successful Connect. */
+export const LAST_BOOTNODES_KEY = 'webkad:bootnodes'
 
 const RELAY_DIAL_TIMEOUT_MS = 10_000
 const RESERVATION_TIMEOUT_MS = 15_000
@@ -93,6 +105,8 @@ export class WebkadSession {
   private readonly stateStore
   private readonly connectionsStore = createStore<readonly ConnectionSummary[]>([])
   private readonly routingTableStore = createStore<RoutingTableSnapshot>(EMPTY_ROUTING_TABLE)
+  private readonly conversationsStore = createStore<readonly Conversation[]>([])
+  private chatDatastore?: Promise<Datastore>
   private readonly queryLog = new QueryLog()
   private currentNode?: WebkadNode
   private dhtOperations?: DhtOperations
@@ -115,6 +129,10 @@ export class WebkadSession {
   get connections (): ReadableStore<readonly ConnectionSummary[]> { return this.connectionsStore }
   /** The tab's k-buckets, live. */
   get routingTable (): ReadableStore<RoutingTableSnapshot> { return this.routingTableStore }
+  /** Chat conversations with their messages and delivery states. */
+  get conversations (): ReadableStore<readonly Conversation[]> { return this.conversationsStore }
+  /** The bootnodes a reload should reconnect to, if the tab was connected before it. */
+  get rememberedBootnodes (): string | undefined { return this.init.storage?.getItem(LAST_BOOTNODES_KEY) ?? undefined }
   /** The last DHT queries started from this tab, with their traces (newest first). */
   get queries (): ReadableStore<readonly QueryTrace[]> { return this.queryLog.queries }
   /** The running libp2p node, if connected (for the console and tests). */
@@ -129,7 +147,9 @@ export class WebkadSession {
     await this.disconnect()
     const startedAt = performance.now()
     this.stateStore.update(state => ({ ...state, status: 'connecting', bootnodes: bootnodes.map(String), relayPeerId: undefined, listenAddrs: [], timings: {} }))
-    const node = await createWebkadNode({ privateKey: this.init.privateKey, bootnodes, iceServers: this.init.iceServers })
+    this.chatDatastore ??= this.init.openChatDatastore?.(this.peerId.toString())
+    const chatDatastore = await this.chatDatastore
+    const node = await createWebkadNode({ privateKey: this.init.privateKey, bootnodes, iceServers: this.init.iceServers, webrtc: this.init.webrtc, chatDatastore })
     this.currentNode = node
     this.dhtOperations = new DhtOperations(node, this.init.privateKey, this.queryLog)
     this.detachNode = this.attach(node)
@@ -146,11 +166,18 @@ export class WebkadSession {
           throw err
         })
       this.stateStore.update(state => ({ ...state, status: 'online', timings: { ...state.timings, reservationMs: performance.now() - startedAt } }))
+      this.init.storage?.setItem(LAST_BOOTNODES_KEY, bootnodeText)
       log('online after %d ms', performance.now() - startedAt)
     } catch (err) {
       await this.disconnect()
       throw err
     }
+  }
+
+  /** Stops the node and forgets the bootnodes, so a reload stays offline. */
+  async disconnectByUser (): Promise<void> {
+    this.init.storage?.removeItem(LAST_BOOTNODES_KEY)
+    await this.disconnect()
   }
 
   /** Stops the node; safe to call at any time. */
@@ -204,6 +231,33 @@ export class WebkadSession {
   async closestPeers (key: string, options: OperationOptions = {}): Promise<ClosestPeersResult> {
     const dht = this.requireDht()
     return await runOperation('Closest peers', options, async (signal) => await dht.closestPeers(key, { signal }))
+  }
+
+  /** Queues a chat message; it is delivered (with retries) as soon as the peer can be reached. */
+  async sendChat (peerIdText: string, text: string): Promise<ChatMessage> {
+    const node = this.requireNode()
+    const peer = parsePeerIdInput(peerIdText, this.peerId)
+    return await node.services.chat.send(peer, text)
+  }
+
+  /** Opens (creates) a conversation with a peer, e.g. from a Find peer result. */
+  openChat (peerIdText: string): string {
+    const node = this.requireNode()
+    const peer = parsePeerIdInput(peerIdText, this.peerId)
+    node.services.chat.openConversation(peer)
+    return peer.toString()
+  }
+
+  async markChatRead (peerIdText: string): Promise<void> {
+    await this.requireNode().services.chat.markRead(parsePeerIdInput(peerIdText, this.peerId))
+  }
+
+  async setNickname (peerIdText: string, nickname: string): Promise<void> {
+    await this.requireNode().services.chat.setNickname(parsePeerIdInput(peerIdText, this.peerId), nickname)
+  }
+
+  retryChat (): void {
+    this.requireNode().services.chat.retryNow()
   }
 
   clearQueries (): void {
@@ -306,8 +360,12 @@ export class WebkadSession {
     const routingTable = watchRoutingTable(node, kadInternals(node.services.dht))
     const stopMirroring = routingTable.store.subscribe(() => { this.routingTableStore.set(routingTable.store.getSnapshot()) })
     this.routingTableStore.set(routingTable.store.getSnapshot())
+    const chat = node.services.chat.conversations
+    const stopChatMirroring = chat.subscribe(() => { this.conversationsStore.set(chat.getSnapshot()) })
+    this.conversationsStore.set(chat.getSnapshot())
     return () => {
       stopMirroring()
+      stopChatMirroring()
       routingTable.stop()
       this.routingTableStore.set(EMPTY_ROUTING_TABLE)
       node.removeEventListener('connection:open', refreshConnections)

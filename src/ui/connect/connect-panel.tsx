@@ -1,4 +1,4 @@
-import { useState } from 'react'
+import { useEffect, useState } from 'react'
 import { useOperation } from '../hooks/use-operation.ts'
 import { useStore } from '../hooks/use-store.ts'
 import { ErrorMessage } from '../common/error-message.tsx'
@@ -8,14 +8,21 @@ import type { WebkadSession } from '../../p2p/session.ts'
 /** Bootnode field (pre-filled from the relay's /bootstrap), Connect and Disconnect. */
 export function ConnectPanel ({ session, initialBootnodes }: { session: WebkadSession, initialBootnodes: string }): React.JSX.Element {
   const state = useStore(session.state)
-  const [bootnodes, setBootnodes] = useState(initialBootnodes)
-  const connect = useOperation(async (signal) => { await session.connect(bootnodes, { signal }) })
+  const [bootnodes, setBootnodes] = useState(() => session.rememberedBootnodes ?? initialBootnodes)
+  const connect = useOperation(async (signal, text: string) => { await session.connect(text, { signal }) })
   const connected = state.status !== 'offline'
+  const { start } = connect
+
+  // After a reload, rejoin the relay the tab was connected to (history and outbox live on).
+  useEffect(() => {
+    const remembered = session.rememberedBootnodes
+    if (remembered != null && session.state.getSnapshot().status === 'offline') start(remembered)
+  }, [session, start])
 
   return (
     <section className="panel" aria-labelledby="connect-title">
       <h2 id="connect-title">Connect</h2>
-      <form onSubmit={(event) => { event.preventDefault(); connect.start() }}>
+      <form onSubmit={(event) => { event.preventDefault(); connect.start(bootnodes) }}>
         <label htmlFor="bootnodes">Bootnode multiaddr</label>
         <textarea
           id="bootnodes"
@@ -31,7 +38,7 @@ export function ConnectPanel ({ session, initialBootnodes }: { session: WebkadSe
           </button>
           {connect.state.phase === 'running' && <button type="button" onClick={connect.cancel}>Cancel</button>}
           {connected && connect.state.phase !== 'running' && (
-            <button type="button" onClick={() => { void session.disconnect() }}>Disconnect</button>
+            <button type="button" onClick={() => { void session.disconnectByUser() }}>Disconnect</button>
           )}
         </div>
       </form>

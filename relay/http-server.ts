@@ -61,7 +61,14 @@ async function sendFile (res: ServerResponse, path: string): Promise<boolean> {
 export async function startRelayHttpServer (init: RelayHttpServerInit): Promise<Server> {
   const root = init.serveDir == null ? undefined : resolve(init.serveDir)
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://relay.invalid')
+    // A request target that is no URL (e.g. `GET http://[`) makes new URL throw: 400, not a crash.
+    let url: URL
+    try {
+      url = new URL(req.url ?? '/', 'http://relay.invalid')
+    } catch {
+      sendJson(res, 400, { error: 'bad request' })
+      return
+    }
     if (req.method === 'OPTIONS') {
       res.writeHead(204, { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET' })
       res.end()
@@ -79,8 +86,16 @@ export async function startRelayHttpServer (init: RelayHttpServerInit): Promise<
       sendJson(res, 404, { error: 'not found' })
       return
     }
+    // A malformed escape (e.g. /%ff) makes decodeURIComponent throw: answer 400, do not crash.
+    let pathname: string
+    try {
+      pathname = decodeURIComponent(url.pathname)
+    } catch {
+      sendJson(res, 400, { error: 'bad request' })
+      return
+    }
     // Resolve inside the served directory only: never follow ../ out of it.
-    const relative = normalize(decodeURIComponent(url.pathname)).replace(/^([/\\])+/, '')
+    const relative = normalize(pathname).replace(/^([/\\])+/, '')
     const target = resolve(join(root, relative))
     if (target !== root && !target.startsWith(root + sep)) {
       sendJson(res, 403, { error: 'forbidden' })

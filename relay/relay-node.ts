@@ -119,6 +119,10 @@ function watchTabs (node: RelayNode): void {
 }
 
 async function forgetPeer (node: RelayNode, peerId: PeerId, routingTable: KadRoutingTableInternals): Promise<void> {
-  if (node.services.relay.reservations.delete(peerId)) log('freed reservation of %p', peerId)
+  const reservations = node.services.relay.reservations
+  // The reservation's expiry timer (2 h) would otherwise outlive it; `signal` is not in the public type.
+  const reservation = reservations.get(peerId) as { signal?: { clear?: () => void } } | undefined
+  reservation?.signal?.clear?.()
+  if (reservations.delete(peerId)) log('freed reservation of %p', peerId)
   await routingTable.remove(peerId)
 }

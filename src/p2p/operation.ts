@@ -22,14 +22,20 @@ export async function runOperation<T> (
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs
   const deadline = AbortSignal.timeout(timeoutMs)
   const signal = options.signal == null ? deadline : AbortSignal.any([options.signal, deadline])
-  options.signal?.throwIfAborted()
+  // Not throwIfAborted(): that would hand the caller the raw AbortError this function hides.
+  if (options.signal?.aborted === true) throw new OperationAbortedError(`${what} was cancelled`)
   try {
     return await work(signal)
   } catch (err) {
-    if (options.signal?.aborted === true) throw new OperationAbortedError(`${what} was cancelled`)
+    if (isAborted(options.signal)) throw new OperationAbortedError(`${what} was cancelled`)
     if (deadline.aborted) throw new OperationTimeoutError(`${what} took longer than ${(timeoutMs / 1000).toFixed(1)} s`)
     throw err
   }
+}
+
+// A function call, so TypeScript does not carry the narrowing from the check above into catch.
+function isAborted (signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true
 }
 
 /** Resolves after `ms`, or rejects when the signal aborts. */

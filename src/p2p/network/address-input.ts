@@ -33,8 +33,18 @@ function parseBootnode (text: string): Multiaddr {
   if (!WebSockets.matches(address) && !WebSocketsSecure.matches(address)) {
     throw new InvalidMultiaddrError(`"${abbreviate(text)}" is not a WebSocket address: a browser reaches the relay over /ws or /wss.`)
   }
-  if (address.getComponents().at(-1)?.name !== 'p2p') {
+  if (address.getComponents().some(component => component.name === 'p2p-circuit')) {
+    throw new InvalidMultiaddrError(`"${abbreviate(text)}" is a relayed address of a tab, not a relay: use the multiaddr the relay prints.`)
+  }
+  const last = address.getComponents().at(-1)
+  if (last?.name !== 'p2p') {
     throw new InvalidMultiaddrError(`"${abbreviate(text)}" has no /p2p/<peer ID> at the end: copy the full multiaddr the relay prints.`)
+  }
+  // multiaddr() accepts any base58 text after /p2p/; libp2p would only fail on it when dialling.
+  try {
+    peerIdFromString(last.value ?? '')
+  } catch {
+    throw new InvalidMultiaddrError(`"${abbreviate(text)}" does not end in a valid peer ID: copy the full multiaddr the relay prints.`)
   }
   return address
 }

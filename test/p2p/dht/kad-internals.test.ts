@@ -1,0 +1,122 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import { memory } from '@libp2p/memory'
+import { noise } from '@libp2p/noise'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { ping } from '@libp2p/ping'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+import { fromString } from 'uint8arrays'
+import { afterEach, describe, expect, it } from 'vitest'
+import { DHT_PROTOCOL } from '../../../src/p2p/constants.ts'
+import { webkadDHT } from '../../../src/p2p/dht/dht-config.ts'
+import { KadInternalsChangedError, kadInternals } from '../../../src/p2p/dht/kad-internals.ts'
+import { createSignedRecord } from '../../../src/p2p/dht/records.ts'
+import type { Identify } from '@libp2p/identify'
+import type { Ping } from '@libp2p/ping'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
+
+type DhtNode = Libp2p<{ identify: Identify, ping: Ping, dht: KadDHT }>
+
+const nodes: DhtNode[] = []
+let counter = 0
+
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map(async node => { await node.stop() }))
+})
+
+/** A real libp2p node with webkad's DHT, on the in-memory transport. */
+async function dhtNode (): Promise<DhtNode> {
+  const node = await createLibp2p({
+    addresses: { listen: [`/memory/kad-internals-${process.pid}-${++counter}`] },
+    transports: [memory()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionMonitor: { enabled: false },
+    services: { identify: identify(), ping: ping(), dht: webkadDHT() }
+  })
+  nodes.push(node)
+  return node
+}
+
+async function waitFor (what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
+
+describe('kadInternals on a real @libp2p/kad-dht', () => {
+  it('finds the routing table and onPeerConnect', async () => {
+    const node = await dhtNode()
+    const internals = kadInternals(node.services.dht)
+    expect(typeof internals.routingTable.size).toBe('number')
+    expect(internals.routingTable.size).toBe(0)
+    expect(internals.routingTable.kBucketSize).toBeGreaterThan(0)
+    expect(typeof internals.routingTable.remove).toBe('function')
+    expect(typeof internals.routingTable.addEventListener).toBe('function')
+    expect(typeof internals.routingTable.removeEventListener).toBe('function')
+    expect(typeof internals.onPeerConnect).toBe('function')
+    expect(internals.routingTablePeers()).toEqual([])
+  })
+
+  it('speaks webkad\'s DHT protocol, not the public IPFS one', async () => {
+    const node = await dhtNode()
+    expect(node.getProtocols()).toContain(DHT_PROTOCOL)
+    expect(node.getProtocols()).not.toContain('/ipfs/kad/1.0.0')
+  })
+
+  it('reports peers, their events, removal and re-adding through the adapter', async () => {
+    const a = await dhtNode()
+    const b = await dhtNode()
+    const internals = kadInternals(a.services.dht)
+    const added: PeerId[] = []
+    const removed: PeerId[] = []
+    internals.routingTable.addEventListener('peer:add', (event) => { added.push(event.detail) })
+    internals.routingTable.addEventListener('peer:remove', (event) => { removed.push(event.detail) })
+
+    await a.dial(b.getMultiaddrs()[0]!)
+    await waitFor('b in a\'s routing table', () => internals.routingTable.size === 1)
+    expect(added.map(String)).toEqual([b.peerId.toString()])
+    const contacts = internals.routingTablePeers()
+    expect(contacts.map(contact => contact.peerId.toString())).toEqual([b.peerId.toString()])
+    expect(contacts[0]?.kadId).toBeInstanceOf(Uint8Array)
+    expect(typeof contacts[0]?.lastPing).toBe('number')
+
+    await internals.routingTable.remove(b.peerId)
+    expect(internals.routingTable.size).toBe(0)
+    expect(removed.map(String)).toEqual([b.peerId.toString()])
+
+    await internals.onPeerConnect({ id: b.peerId, multiaddrs: b.getMultiaddrs() })
+    await waitFor('b back in a\'s routing table', () => internals.routingTable.size === 1)
+  })
+
+  it('puts a record on one chosen peer with putValueTo', async () => {
+    const a = await dhtNode()
+    const b = await dhtNode()
+    await a.dial(b.getMultiaddrs()[0]!)
+    const internals = kadInternals(a.services.dht)
+    await waitFor('b in a\'s routing table', () => internals.routingTable.size === 1)
+    const author = await generateKeyPair('Ed25519')
+    const key = fromString('/webkad/put-value-to')
+    const value = await createSignedRecord(author, peerIdFromPrivateKey(author), { key: '/webkad/put-value-to', payload: { type: 'text', text: 'hi' }, sequence: 1n })
+    expect(await internals.putValueTo(b.peerId, key, value, { signal: AbortSignal.timeout(5000) })).toBe(true)
+    // b's validator refuses what is not a signed webkad record.
+    expect(await internals.putValueTo(b.peerId, key, fromString('unsigned'), { signal: AbortSignal.timeout(5000) })).toBe(false)
+  })
+
+  it('throws KadInternalsChangedError for something that is not kad-dht', () => {
+    for (const fake of [{}, { routingTable: {} }, { onPeerConnect: () => {}, routingTable: { size: 0 } }]) {
+      let err: unknown
+      try {
+        kadInternals(fake as unknown as KadDHT)
+      } catch (caught) {
+        err = caught
+      }
+      expect(err).toBeInstanceOf(KadInternalsChangedError)
+      expect((err as Error).name).toBe('KadInternalsChangedError')
+    }
+  })
+})

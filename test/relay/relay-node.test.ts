@@ -1,0 +1,173 @@
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { fromString } from 'uint8arrays'
+import { afterEach, describe, expect, it } from 'vitest'
+import { startRelay } from '../../relay/relay-node.ts'
+import { kadInternals } from '../../src/p2p/dht/kad-internals.ts'
+import { createSignedRecord, validateRecord } from '../../src/p2p/dht/records.ts'
+import { createTestClient, tempDirs, testRelayConfig, waitFor } from './helpers.ts'
+import type { RelayConfig } from '../../relay/config.ts'
+import type { Relay } from '../../relay/relay-node.ts'
+import type { TestClient } from './helpers.ts'
+
+const dirs = tempDirs()
+const relays: Relay[] = []
+const clients: TestClient[] = []
+
+async function stopAll (): Promise<void> {
+  await Promise.all(clients.splice(0).map(async client => { await client.stop() }))
+  await Promise.all(relays.splice(0).map(async relay => { await relay.stop() }))
+}
+
+afterEach(async () => {
+  await stopAll()
+  await dirs.cleanup()
+})
+
+async function relayOn (config: RelayConfig): Promise<Relay> {
+  const relay = await startRelay(config)
+  relays.push(relay)
+  return relay
+}
+
+/** A tab-like Node client dialled to the relay (it then asks for a reservation by itself). */
+async function clientOf (relay: Relay): Promise<TestClient> {
+  const client = await createTestClient()
+  clients.push(client)
+  const address = relay.node.getMultiaddrs()[0]
+  if (address == null) throw new Error('the relay announces no multiaddr')
+  await client.dial(address)
+  return client
+}
+
+/** Stops one client started by clientOf, now. */
+async function stopClient (client: TestClient): Promise<void> {
+  clients.splice(clients.indexOf(client), 1)
+  await client.stop()
+}
+
+/** Waits until relay and client hold each other in their routing tables. */
+async function waitForDhtLink (relay: Relay, client: TestClient): Promise<void> {
+  const relayTable = kadInternals(relay.node.services.dht).routingTable
+  const clientTable = kadInternals(client.services.dht).routingTable
+  await waitFor('relay and client to enter each other\'s routing table', () => relayTable.size === 1 && clientTable.size === 1)
+}
+
+async function signedRecord (key: string, text: string): Promise<Uint8Array> {
+  const author = await generateKeyPair('Ed25519')
+  return await createSignedRecord(author, peerIdFromPrivateKey(author), { key, payload: { type: 'text', text }, sequence: 1n })
+}
+
+describe('startRelay identity', () => {
+  it('keeps its peer ID across restarts on the same data directory, and not on another', async () => {
+    const dataDir = await dirs.make()
+    const first = await relayOn(testRelayConfig(dataDir))
+    const peerId = first.node.peerId.toString()
+    expect(peerId).toMatch(/^12D3Koo/)
+    const address = first.node.getMultiaddrs()[0]?.toString()
+    expect(address).toMatch(new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/\\d+/ws/p2p/${peerId}$`))
+    expect(address).not.toContain('/tcp/0/')
+    await stopAll()
+
+    const again = await relayOn(testRelayConfig(dataDir))
+    expect(again.node.peerId.toString()).toBe(peerId)
+    await stopAll()
+
+    const other = await relayOn(testRelayConfig(await dirs.make()))
+    expect(other.node.peerId.toString()).not.toBe(peerId)
+  })
+
+  it('refuses an unusable data directory with RelayConfigError', async () => {
+    const file = join(await dirs.make(), 'a-file')
+    await writeFile(file, 'x')
+    await expect(startRelay(testRelayConfig(join(file, 'relay')))).rejects.toMatchObject({ name: 'RelayConfigError' })
+  })
+})
+
+describe('relay reservations', () => {
+  it('grants a reservation and a routing-table slot to a tab, and frees both when it disconnects', async () => {
+    const relay = await relayOn(testRelayConfig(await dirs.make()))
+    const reservations = relay.node.services.relay.reservations
+    const routingTable = kadInternals(relay.node.services.dht).routingTable
+    expect(reservations.size).toBe(0)
+    expect(routingTable.size).toBe(0)
+
+    const client = await clientOf(relay)
+    await waitFor('the relay to hold a reservation', () => reservations.size === 1)
+    expect(reservations.has(client.peerId)).toBe(true)
+    await waitFor('the tab to enter the relay routing table', () => routingTable.size === 1)
+    // The client announces its relayed address once the reservation exists.
+    await waitFor('the client to announce a circuit address', () =>
+      client.getMultiaddrs().some(address => address.toString().includes(`/p2p/${relay.node.peerId.toString()}/p2p-circuit`)))
+
+    await stopClient(client)
+    await waitFor('the relay to free the reservation', () => reservations.size === 0)
+    await waitFor('the relay to drop the tab from its routing table', () => routingTable.size === 0)
+  })
+
+  it('gives a freed reservation slot to the next tab (a full relay does not stay full)', async () => {
+    const relay = await relayOn({ ...testRelayConfig(await dirs.make()), maxReservations: 1 })
+    const reservations = relay.node.services.relay.reservations
+    const first = await clientOf(relay)
+    await waitFor('the first tab\'s reservation', () => reservations.has(first.peerId))
+    await stopClient(first)
+    await waitFor('the relay to free the only slot', () => reservations.size === 0)
+
+    const second = await clientOf(relay)
+    await waitFor('the second tab\'s reservation', () => reservations.has(second.peerId))
+    expect(reservations.size).toBe(1)
+  })
+})
+
+describe('relay DHT records', () => {
+  const keyText = '/webkad/persist-test'
+  const key = fromString(keyText)
+
+  it('are kept in the data directory and served again after a restart', async () => {
+    const dataDir = await dirs.make()
+    const value = await signedRecord(keyText, 'persisted across restarts')
+
+    const first = await relayOn(testRelayConfig(dataDir))
+    // kad-dht runs no query (put or get) while its routing table is empty: give it one peer.
+    await waitForDhtLink(first, await clientOf(first))
+    // The relay's own put stores the record in its datastore, then sends it to its one peer.
+    const putEvents: string[] = []
+    for await (const event of first.node.services.dht.put(key, value, { signal: AbortSignal.timeout(10_000) })) {
+      putEvents.push(event.name)
+    }
+    expect(putEvents).toContain('PEER_RESPONSE')
+    expect(putEvents).not.toContain('QUERY_ERROR')
+    await stopAll()
+
+    // The same data directory again, and a client that has never seen the record: the only
+    // place it can come from is the relay's datastore on disk.
+    const second = await relayOn(testRelayConfig(dataDir))
+    const client = await clientOf(second)
+    await waitForDhtLink(second, client)
+    const found: Array<{ from: string, value: Uint8Array }> = []
+    for await (const event of client.services.dht.get(key, { signal: AbortSignal.timeout(10_000) })) {
+      if (event.name === 'VALUE') found.push({ from: event.from.toString(), value: event.value })
+    }
+    expect(found.map(entry => entry.from)).toEqual([second.node.peerId.toString()])
+    const record = await validateRecord(key, found[0]!.value)
+    expect(record.payload).toEqual({ type: 'text', text: 'persisted across restarts' })
+  })
+
+  it('are not served by a relay started on another data directory', async () => {
+    const first = await relayOn(testRelayConfig(await dirs.make()))
+    await waitForDhtLink(first, await clientOf(first))
+    for await (const _event of first.node.services.dht.put(key, await signedRecord(keyText, 'first dir only'), { signal: AbortSignal.timeout(10_000) })) { /* drain */ }
+    await stopAll()
+
+    const other = await relayOn(testRelayConfig(await dirs.make()))
+    const client = await clientOf(other)
+    await waitForDhtLink(other, client)
+    const found: string[] = []
+    for await (const event of client.services.dht.get(key, { signal: AbortSignal.timeout(10_000) })) {
+      if (event.name === 'VALUE') found.push(event.from.toString())
+    }
+    expect(found).toEqual([])
+  })
+})

@@ -52,7 +52,7 @@ export class RelayConfigError extends Error {
   override readonly name = 'RelayConfigError'
 }
 
-export type InvalidRecordReason = 'malformed' | 'oversized' | 'unsigned' | 'bad-signature' | 'key-mismatch' | 'wrong-owner' | 'bad-key'
+export type InvalidRecordReason = 'malformed' | 'oversized' | 'unsigned' | 'bad-signature' | 'key-mismatch' | 'wrong-owner' | 'bad-key' | 'expired'
 
 /** A DHT record was refused by webkad's validator; `reason` says which rule it broke. */
 export class InvalidRecordError extends Error {

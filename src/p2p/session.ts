@@ -216,9 +216,9 @@ export class WebkadSession {
   }
 
   /** Signs and stores a record under `/webkad/<name>` on the k closest peers. */
-  async put (key: string, payload: RecordPayload, options: OperationOptions = {}): Promise<PutResult> {
+  async put (key: string, payload: RecordPayload, options: OperationOptions & { lifetimeMs?: number } = {}): Promise<PutResult> {
     const dht = this.requireDht()
-    return await runOperation('Put', options, async (signal) => await dht.put(key, payload, { signal }))
+    return await runOperation('Put', options, async (signal) => await dht.put(key, payload, { signal, lifetimeMs: options.lifetimeMs }))
   }
 
   /** Finds the best record under a key; see DhtOperations.get for quorum, correction and caching. */
@@ -327,7 +327,9 @@ export class WebkadSession {
       known = (await this.findPeer(target.toString(), { signal })).addresses.map(text => multiaddr(text))
     }
     const announced = known.find(address => WebRTC.matches(address))
-    if (announced != null) return announced
+    // Peer store addresses lack the trailing /p2p/<target>: without it libp2p takes the relay's
+    // /p2p/ as the peer to dial and hands back the existing relay connection.
+    if (announced != null) return announced.getComponents().at(-1)?.name === 'p2p' ? announced : announced.encapsulate(`/p2p/${target.toString()}`)
     const circuit = known.find(address => Circuit.matches(address))
     if (circuit == null) throw new DirectDialFailedError(`Peer ${target.toString()} has no relayed address to signal WebRTC through.`)
     const base = circuit.toString().replace(new RegExp(`/p2p/${target.toString()}$`), '')

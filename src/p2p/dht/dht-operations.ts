@@ -17,6 +17,8 @@ const log = logger('webkad:dht')
 export interface PutResult {
   key: string
   sequence: bigint
+  /** When the record dies unless republished (ms epoch). */
+  expiresAt: number
   queryId: string
   /** Peers that stored the record (echoed it back). */
   accepted: string[]
@@ -93,19 +95,19 @@ export class DhtOperations {
    * Signs `payload` under `key` with a sequence above any record the network holds for it
    * (read first), stores it locally and on the k closest peers.
    */
-  async put (keyInput: string, payload: RecordPayload, options: { signal: AbortSignal }): Promise<PutResult> {
+  async put (keyInput: string, payload: RecordPayload, options: { signal: AbortSignal, lifetimeMs?: number }): Promise<PutResult> {
     const { key } = parseRecordKey(keyInput)
     const payloadBytes = payload.type === 'text' ? fromString(payload.text).byteLength : payload.bytes.byteLength
     if (payloadBytes === 0) throw new InvalidRecordError('The value is empty: enter some text or bytes to store.', 'malformed')
     const keyBytes = fromString(key)
     // Validate everything (size, owner) before any network work.
-    await createSignedRecord(this.privateKey, this.node.peerId, { key, payload, sequence: 0n })
+    await createSignedRecord(this.privateKey, this.node.peerId, { key, payload, sequence: 0n, lifetimeMs: options.lifetimeMs })
     const current = await this.get(key, { signal: options.signal, quorum: 0 }).catch((err: unknown) => {
       if ((err as Error).name === 'RecordNotFoundError') return undefined
       throw err
     })
     const sequence = (current?.record.sequence ?? 0n) + 1n
-    const value = await createSignedRecord(this.privateKey, this.node.peerId, { key, payload, sequence })
+    const value = await createSignedRecord(this.privateKey, this.node.peerId, { key, payload, sequence, lifetimeMs: options.lifetimeMs })
 
     const recorder = this.queryLog.begin('put', key, kadIdOfKey(keyBytes))
     const accepted = new Set<string>()
@@ -132,7 +134,8 @@ export class DhtOperations {
     const summary = `stored on ${accepted.size} of ${targets.size} closest peers (sequence ${sequence})`
     recorder.finish(summary)
     const trace = this.queryLog.queries.getSnapshot().find(query => query.id === recorder.id)
-    return { key, sequence, queryId: recorder.id, accepted: [...accepted], failed, durationMs: trace?.durationMs ?? 0 }
+    const expiresAt = (await validateRecord(keyBytes, value)).expiresAt
+    return { key, sequence, expiresAt, queryId: recorder.id, accepted: [...accepted], failed, durationMs: trace?.durationMs ?? 0 }
   }
 
   /**
@@ -269,8 +272,14 @@ export class DhtOperations {
       const trace = this.queryLog.queries.getSnapshot().find(query => query.id === recorder.id)
       return { peerId: target.toString(), addresses: found.addresses, answeredBy: found.from, queryId: recorder.id, messagesSent, durationMs: trace?.durationMs ?? 0 }
     } catch (err) {
-      recorder.fail(isNoPeersFailure(err, this.kad) ? new PeerNotFoundError('No peers to ask: the routing table is empty (is the relay connected?).') : err)
-      throw err
+      // kad-dht ends a lookup that never met the peer with NotFoundError('Not found').
+      const error = isNoPeersFailure(err, this.kad)
+        ? new PeerNotFoundError('No peers to ask: the routing table is empty (is the relay connected?).')
+        : (err as Error)?.name === 'NotFoundError'
+            ? new PeerNotFoundError(`Peer ${target.toString()} was not found: no peer that was asked knows its addresses.`)
+            : err
+      recorder.fail(error)
+      throw error
     }
   }
 

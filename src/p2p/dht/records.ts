@@ -18,6 +18,10 @@ export const MAX_PAYLOAD_BYTES = 10 * 1024
 export const MAX_ENCODED_RECORD_BYTES = MAX_PAYLOAD_BYTES + 1024
 /** Clocks disagree; a record claiming to be from further in the future than this is refused. */
 export const MAX_CLOCK_SKEW_MS = 10 * 60 * 1000
+/** Default record lifetime: 24 h, as in the Kademlia paper (the author republishes before it ends). */
+export const DEFAULT_RECORD_LIFETIME_MS = 24 * 60 * 60 * 1000
+/** Longest lifetime a record may claim, so a record cannot pin a key forever. */
+export const MAX_RECORD_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000
 
 const SIGNING_DOMAIN = fromString('webkad-record-v1\n')
 // eslint-disable-next-line no-control-regex
@@ -34,6 +38,7 @@ export interface WebkadRecord {
   author: string
   sequence: bigint
   createdAt: number
+  expiresAt: number
   signature: Uint8Array
 }
 
@@ -64,11 +69,12 @@ export function parseRecordKey (input: string): ParsedRecordKey {
   return { key, name }
 }
 
-/** Bytes a record's signature covers: domain, key, payload type and payload, sequence, time. */
+/** Bytes a record's signature covers: domain, key, payload type and payload, sequence, times. */
 export function recordSigningBytes (record: Omit<SignedRecord, 'signature' | 'author'>): Uint8Array {
-  const numbers = new DataView(new ArrayBuffer(16))
+  const numbers = new DataView(new ArrayBuffer(24))
   numbers.setBigUint64(0, record.sequence)
   numbers.setBigUint64(8, record.createdAt)
+  numbers.setBigUint64(16, record.expiresAt)
   return concat([
     SIGNING_DOMAIN,
     lengthPrefixed(record.key),
@@ -83,6 +89,8 @@ export interface CreateRecordInit {
   payload: RecordPayload
   sequence: bigint
   createdAt?: number
+  /** How long the record lives. @default DEFAULT_RECORD_LIFETIME_MS */
+  lifetimeMs?: number
 }
 
 /** Signs a record with the author's key and encodes it for the DHT. */
@@ -96,12 +104,18 @@ export async function createSignedRecord (author: PrivateKey, authorId: PeerId, 
     throw new InvalidRecordError(`The value is ${payload.byteLength} bytes; the limit is ${MAX_PAYLOAD_BYTES} bytes (10 KiB).`, 'oversized')
   }
   if (init.sequence < 0n) throw new InvalidRecordError('The sequence number must not be negative.', 'malformed')
+  const lifetimeMs = init.lifetimeMs ?? DEFAULT_RECORD_LIFETIME_MS
+  if (!Number.isFinite(lifetimeMs) || lifetimeMs < 1000 || lifetimeMs > MAX_RECORD_LIFETIME_MS) {
+    throw new InvalidRecordError(`A record lives between 1 second and ${MAX_RECORD_LIFETIME_MS / 86_400_000} days.`, 'malformed')
+  }
+  const createdAt = Math.floor(init.createdAt ?? Date.now())
   const unsigned = {
     key: fromString(key) as Uint8Array<ArrayBuffer>,
     payload: payload as Uint8Array<ArrayBuffer>,
     payloadType: init.payload.type === 'text' ? SignedRecord.PayloadType.TEXT : SignedRecord.PayloadType.BYTES,
     sequence: init.sequence,
-    createdAt: BigInt(Math.floor(init.createdAt ?? Date.now()))
+    createdAt: BigInt(createdAt),
+    expiresAt: BigInt(createdAt + Math.floor(lifetimeMs))
   }
   const signature = await author.sign(recordSigningBytes(unsigned))
   return SignedRecord.encode({ ...unsigned, author: authorId.toMultihash().bytes as Uint8Array<ArrayBuffer>, signature: signature as Uint8Array<ArrayBuffer> })
@@ -148,6 +162,10 @@ export async function validateRecord (key: Uint8Array, value: Uint8Array, now = 
     throw new InvalidRecordError(`Only ${parsedKey.owner.toString()} may write this key.`, 'wrong-owner')
   }
   if (Number(envelope.createdAt) > now + MAX_CLOCK_SKEW_MS) throw new InvalidRecordError('The record claims to be from the future.', 'malformed')
+  if (envelope.expiresAt <= envelope.createdAt || envelope.expiresAt - envelope.createdAt > BigInt(MAX_RECORD_LIFETIME_MS)) {
+    throw new InvalidRecordError('The record\'s lifetime is out of range.', 'malformed')
+  }
+  if (Number(envelope.expiresAt) <= now) throw new InvalidRecordError('The record has expired.', 'expired')
   let payload: RecordPayload
   if (envelope.payloadType === SignedRecord.PayloadType.TEXT) {
     try {
@@ -166,15 +184,16 @@ export async function validateRecord (key: Uint8Array, value: Uint8Array, now = 
     author: author.toString(),
     sequence: envelope.sequence,
     createdAt: Number(envelope.createdAt),
+    expiresAt: Number(envelope.expiresAt),
     signature: envelope.signature
   }
 }
 
 /**
  * Picks the best record: highest sequence, then newest creation time, then the larger
- * signature bytes so every node picks the same one. Undecodable records never win.
+ * signature bytes so every node picks the same one. Undecodable or expired records never win.
  */
-export function selectRecord (_key: Uint8Array, records: Uint8Array[]): number {
+export function selectRecord (_key: Uint8Array, records: Uint8Array[], now = Date.now()): number {
   let best = -1
   let bestRecord: SignedRecord | undefined
   records.forEach((value, index) => {
@@ -184,12 +203,22 @@ export function selectRecord (_key: Uint8Array, records: Uint8Array[]): number {
     } catch {
       return
     }
+    if (Number(candidate.expiresAt) <= now) return
     if (bestRecord == null || compareRecords(candidate, bestRecord) > 0) {
       best = index
       bestRecord = candidate
     }
   })
   return Math.max(best, 0)
+}
+
+/** True when the encoded record's lifetime has passed (undecodable records count as expired). */
+export function isRecordExpired (value: Uint8Array, now = Date.now()): boolean {
+  try {
+    return Number(decodeRecordEnvelope(value).expiresAt) <= now
+  } catch {
+    return true
+  }
 }
 
 /** Positive when `a` should win over `b`. */

@@ -11,6 +11,7 @@ export interface SignedRecord {
   sequence: bigint
   createdAt: bigint
   signature: Uint8Array<ArrayBuffer>
+  expiresAt: bigint
 }
 
 export namespace SignedRecord {
@@ -74,6 +75,11 @@ export namespace SignedRecord {
           w.bytes(obj.signature)
         }
 
+        if ((obj.expiresAt != null && obj.expiresAt !== 0n)) {
+          w.uint32(64)
+          w.uint64(obj.expiresAt)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -85,7 +91,8 @@ export namespace SignedRecord {
           author: uint8ArrayAlloc(0),
           sequence: 0n,
           createdAt: 0n,
-          signature: uint8ArrayAlloc(0)
+          signature: uint8ArrayAlloc(0),
+          expiresAt: 0n
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -120,6 +127,10 @@ export namespace SignedRecord {
             }
             case 7: {
               obj.signature = reader.bytes()
+              break
+            }
+            case 8: {
+              obj.expiresAt = reader.uint64()
               break
             }
             default: {
@@ -186,6 +197,13 @@ export namespace SignedRecord {
               }
               break
             }
+            case 8: {
+              yield {
+                field: `${prefix}.expiresAt`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -233,6 +251,11 @@ export namespace SignedRecord {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface SignedRecordExpiresAtFieldEvent {
+    field: '$.expiresAt'
+    value: bigint
+  }
+
   export function encode (obj: Partial<SignedRecord>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, SignedRecord.codec())
   }
@@ -241,7 +264,7 @@ export namespace SignedRecord {
     return decodeMessage(buf, SignedRecord.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SignedRecord>): Generator<SignedRecordKeyFieldEvent | SignedRecordPayloadFieldEvent | SignedRecordPayloadTypeFieldEvent | SignedRecordAuthorFieldEvent | SignedRecordSequenceFieldEvent | SignedRecordCreatedAtFieldEvent | SignedRecordSignatureFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SignedRecord>): Generator<SignedRecordKeyFieldEvent | SignedRecordPayloadFieldEvent | SignedRecordPayloadTypeFieldEvent | SignedRecordAuthorFieldEvent | SignedRecordSequenceFieldEvent | SignedRecordCreatedAtFieldEvent | SignedRecordSignatureFieldEvent | SignedRecordExpiresAtFieldEvent> {
     return streamMessage(buf, SignedRecord.codec(), opts)
   }
 }

@@ -21,6 +21,10 @@ export interface AppConfig {
   iceServers: RTCIceServer[]
   /** `?webrtc=off` runs the tab without WebRTC (chat then goes through the relay). */
   webrtc: boolean
+  /** `?direct=N`: direct WebRTC connections the auto-dial task aims for (default 8). */
+  maxDirectConnections: number
+  /** `?scheduler=off`: no background discovery (the original demo's manual mode). */
+  scheduler: boolean
 }
 
 /**
@@ -31,7 +35,13 @@ export function readAppConfig (search: string): AppConfig {
   const params = new URLSearchParams(search)
   const ice = params.get('ice')
   const iceServers = ice == null || ice.trim() === '' ? [] : ice.split(',').map(url => ({ urls: url.trim() }))
-  return { iceServers, webrtc: params.get('webrtc') !== 'off' }
+  const direct = Number(params.get('direct') ?? '8')
+  return {
+    iceServers,
+    webrtc: params.get('webrtc') !== 'off',
+    maxDirectConnections: Number.isInteger(direct) && direct >= 0 && direct <= 64 ? direct : 8,
+    scheduler: params.get('scheduler') !== 'off'
+  }
 }
 
 /** Creates this tab's session (identity first) and publishes `window.webkad`. */
@@ -44,6 +54,8 @@ export async function startApp (config: AppConfig): Promise<WebkadSession> {
     identitySource: identity.source,
     iceServers: config.iceServers,
     webrtc: config.webrtc,
+    maxDirectConnections: config.maxDirectConnections,
+    scheduler: config.scheduler,
     storage: window.sessionStorage,
     // One IndexedDB database per identity: a duplicated tab's new identity starts a fresh history.
     openChatDatastore: async (peerId) => {

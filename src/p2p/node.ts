@@ -36,6 +36,8 @@ export interface WebkadNodeInit {
   iceServers?: RTCIceServer[]
   /** Chat history and outbox (IndexedDB per identity in the browser). */
   chatDatastore?: Datastore
+  /** libp2p's own datastore (peer store, DHT records held for others). @default in memory */
+  datastore?: Datastore
   /** false: no WebRTC at all (to see, and test, chat falling back to the relay). @default true */
   webrtc?: boolean
 }
@@ -48,6 +50,7 @@ export async function createWebkadNode (init: WebkadNodeInit): Promise<WebkadNod
   const webrtcEnabled = init.webrtc ?? true
   return await createLibp2p({
     privateKey: init.privateKey,
+    ...(init.datastore != null ? { datastore: init.datastore } : {}),
     addresses: {
       // Reserve a slot on the relay (circuit) and accept WebRTC dials signalled through it.
       listen: webrtcEnabled ? ['/p2p-circuit', '/webrtc'] : ['/p2p-circuit']

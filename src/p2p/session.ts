@@ -13,6 +13,12 @@ import { parseBootnodes, parsePeerIdInput } from './network/address-input.ts'
 import { summarizeConnection } from './network/connections.ts'
 import { delay, runOperation } from './operation.ts'
 import { createStore } from './stores/store.ts'
+import { MemoryDatastore } from 'datastore-core'
+import { AuthoredRecords } from './scheduler/authored-records.ts'
+import { createNetworkTasks } from './scheduler/network-tasks.ts'
+import { Scheduler } from './scheduler/scheduler.ts'
+import type { AuthoredRecord } from './scheduler/authored-records.ts'
+import type { TaskState } from './scheduler/scheduler.ts'
 import type { WebkadNode } from './node.ts'
 import type { ConnectionSummary } from './network/connections.ts'
 import type { OperationOptions } from './operation.ts'
@@ -20,6 +26,7 @@ import type { ReadableStore } from './stores/store.ts'
 import type { IdentitySource } from './identity.ts'
 import type { ClosestPeersResult, GetResult, PutResult } from './dht/dht-operations.ts'
 import type { QueryTrace } from './dht/query-trace.ts'
+import { DEFAULT_RECORD_LIFETIME_MS } from './dht/records.ts'
 import type { RecordPayload } from './dht/records.ts'
 import type { RoutingTableSnapshot } from './dht/routing-table-view.ts'
 import type { ChatMessage, Conversation } from './services/chat/index.ts'
@@ -86,6 +93,10 @@ export interface SessionInit {
   openChatDatastore?: (peerId: string) => Promise<Datastore>
   /** Remembers the bootnodes of the last successful Connect so a reload reconnects (sessionStorage). */
   storage?: KeyValueStorage & { removeItem(key: string): void }
+  /** Direct WebRTC connections the auto-dial task aims for. @default 8 */
+  maxDirectConnections?: number
+  /** false: no background tasks (discovery stays manual, as in the original demo). @default true */
+  scheduler?: boolean
 }
 
 /** sessionStorage entry with the bootnodes of the last successful Connect. */
@@ -106,6 +117,9 @@ export class WebkadSession {
   private readonly connectionsStore = createStore<readonly ConnectionSummary[]>([])
   private readonly routingTableStore = createStore<RoutingTableSnapshot>(EMPTY_ROUTING_TABLE)
   private readonly conversationsStore = createStore<readonly Conversation[]>([])
+  private readonly tasksStore = createStore<readonly TaskState[]>([])
+  private readonly authoredRecords = new AuthoredRecords()
+  private scheduler?: Scheduler
   private chatDatastore?: Promise<Datastore>
   private readonly queryLog = new QueryLog()
   private currentNode?: WebkadNode
@@ -129,6 +143,10 @@ export class WebkadSession {
   get connections (): ReadableStore<readonly ConnectionSummary[]> { return this.connectionsStore }
   /** The tab's k-buckets, live. */
   get routingTable (): ReadableStore<RoutingTableSnapshot> { return this.routingTableStore }
+  /** The scheduler's tasks with their timing and last results. */
+  get tasks (): ReadableStore<readonly TaskState[]> { return this.tasksStore }
+  /** Records this tab wrote, with their next republish. */
+  get authored (): ReadableStore<readonly AuthoredRecord[]> { return this.authoredRecords.records }
   /** Chat conversations with their messages and delivery states. */
   get conversations (): ReadableStore<readonly Conversation[]> { return this.conversationsStore }
   /** The bootnodes a reload should reconnect to, if the tab was connected before it. */
@@ -149,7 +167,8 @@ export class WebkadSession {
     this.stateStore.update(state => ({ ...state, status: 'connecting', bootnodes: bootnodes.map(String), relayPeerId: undefined, listenAddrs: [], timings: {} }))
     this.chatDatastore ??= this.init.openChatDatastore?.(this.peerId.toString())
     const chatDatastore = await this.chatDatastore
-    const node = await createWebkadNode({ privateKey: this.init.privateKey, bootnodes, iceServers: this.init.iceServers, webrtc: this.init.webrtc, chatDatastore })
+    const datastore = new MemoryDatastore()
+    const node = await createWebkadNode({ privateKey: this.init.privateKey, bootnodes, iceServers: this.init.iceServers, webrtc: this.init.webrtc, chatDatastore, datastore })
     this.currentNode = node
     this.dhtOperations = new DhtOperations(node, this.init.privateKey, this.queryLog)
     this.detachNode = this.attach(node)
@@ -167,6 +186,7 @@ export class WebkadSession {
         })
       this.stateStore.update(state => ({ ...state, status: 'online', timings: { ...state.timings, reservationMs: performance.now() - startedAt } }))
       this.init.storage?.setItem(LAST_BOOTNODES_KEY, bootnodeText)
+      if (this.init.scheduler !== false) this.startScheduler(node, datastore, bootnodes)
       log('online after %d ms', performance.now() - startedAt)
     } catch (err) {
       await this.disconnect()
@@ -186,6 +206,8 @@ export class WebkadSession {
     if (node == null) return
     this.currentNode = undefined
     this.dhtOperations = undefined
+    this.scheduler?.stop()
+    this.scheduler = undefined
     this.detachNode?.()
     this.detachNode = undefined
     this.stateStore.update(state => ({ ...state, status: 'offline', listenAddrs: [] }))
@@ -215,10 +237,22 @@ export class WebkadSession {
     })
   }
 
-  /** Signs and stores a record under `/webkad/<name>` on the k closest peers. */
+  /**
+   * Signs and stores a record under `/webkad/<name>` on the k closest peers; the scheduler
+   * republishes it before it expires while this tab is open.
+   */
   async put (key: string, payload: RecordPayload, options: OperationOptions & { lifetimeMs?: number } = {}): Promise<PutResult> {
     const dht = this.requireDht()
-    return await runOperation('Put', options, async (signal) => await dht.put(key, payload, { signal, lifetimeMs: options.lifetimeMs }))
+    const result = await runOperation('Put', options, async (signal) => await dht.put(key, payload, { signal, lifetimeMs: options.lifetimeMs }))
+    this.authoredRecords.published({
+      key: result.key, payload, lifetimeMs: options.lifetimeMs ?? DEFAULT_RECORD_LIFETIME_MS, sequence: result.sequence, publishedAt: Date.now(), expiresAt: result.expiresAt
+    })
+    return result
+  }
+
+  /** Runs a scheduler task now; resolves with its state after the run. */
+  async runTaskNow (id: string): Promise<TaskState | undefined> {
+    return await this.scheduler?.runNow(id)
   }
 
   /** Finds the best record under a key; see DhtOperations.get for quorum, correction and caching. */
@@ -304,6 +338,36 @@ export class WebkadSession {
     })
   }
 
+  private startScheduler (node: WebkadNode, datastore: MemoryDatastore, bootnodes: Multiaddr[]): void {
+    const dht = this.requireDht()
+    const scheduler = new Scheduler()
+    for (const task of createNetworkTasks({
+      node,
+      dht,
+      kad: kadInternals(node.services.dht),
+      datastore,
+      bootnodes,
+      maxDirectConnections: this.init.maxDirectConnections ?? 8,
+      authored: this.authoredRecords,
+      onRelayState: ({ reserved, relayPeerId }) => {
+        this.stateStore.update(state => {
+          if (reserved && (state.status !== 'online' || state.relayPeerId !== relayPeerId)) return { ...state, status: 'online', relayPeerId }
+          if (!reserved && state.status === 'online') return { ...state, status: 'relay-lost' }
+          return state
+        })
+      }
+    })) scheduler.add(task)
+    const stopMirroring = scheduler.tasks.subscribe(() => { this.tasksStore.set(scheduler.tasks.getSnapshot()) })
+    scheduler.start()
+    this.scheduler = scheduler
+    const previousDetach = this.detachNode
+    this.detachNode = () => {
+      stopMirroring()
+      this.tasksStore.set([])
+      previousDetach?.()
+    }
+  }
+
   private requireDht (): DhtOperations {
     if (this.dhtOperations == null) throw new NotConnectedError('Connect to a relay first.')
     return this.dhtOperations
@@ -345,7 +409,10 @@ export class WebkadSession {
       const listenAddrs = node.getMultiaddrs().map(String)
       this.stateStore.update(state => sameList(state.listenAddrs, listenAddrs) ? state : { ...state, listenAddrs })
     }
+    const kad = kadInternals(node.services.dht)
     const onDisconnect = (event: CustomEvent<PeerId>): void => {
+      // A closed tab must leave the k-buckets at once, not after kad-dht's next failed ping.
+      kad.routingTable.remove(event.detail).catch(() => {})
       const relay = this.stateStore.getSnapshot().relayPeerId
       if (relay != null && event.detail.toString() === relay) {
         this.stateStore.update(state => state.status === 'online' ? { ...state, status: 'relay-lost' } : state)

@@ -283,11 +283,15 @@ export class DhtOperations {
     }
   }
 
-  /** The k peers closest to a key, by an iterative lookup. */
+  /** The k peers closest to a record key, by an iterative lookup. */
   async closestPeers (keyInput: string, options: { signal: AbortSignal }): Promise<ClosestPeersResult> {
     const { key } = parseRecordKey(keyInput)
-    const keyBytes = fromString(key)
-    const recorder = this.queryLog.begin('closest-peers', key, kadIdOfKey(keyBytes))
+    return { ...await this.lookupClosestPeers(fromString(key), key, { signal: options.signal, origin: 'user' }), key }
+  }
+
+  /** The k peers closest to any key (a peer's multihash, random bytes), traced. */
+  async lookupClosestPeers (keyBytes: Uint8Array, label: string, options: { signal: AbortSignal, origin?: 'user' | 'scheduler' }): Promise<ClosestPeersResult> {
+    const recorder = this.queryLog.begin('closest-peers', label, kadIdOfKey(keyBytes), options.origin ?? 'scheduler')
     try {
       const peers: string[] = []
       for await (const event of this.node.services.dht.getClosestPeers(keyBytes, { signal: options.signal })) {
@@ -296,7 +300,7 @@ export class DhtOperations {
       }
       recorder.finish(`${peers.length} closest peer(s)`)
       const trace = this.queryLog.queries.getSnapshot().find(query => query.id === recorder.id)
-      return { key, peers, queryId: recorder.id, durationMs: trace?.durationMs ?? 0 }
+      return { key: label, peers, queryId: recorder.id, durationMs: trace?.durationMs ?? 0 }
     } catch (err) {
       recorder.fail(err)
       throw err

@@ -34,6 +34,8 @@ export interface QueryTrace {
   operation: QueryOperation
   /** What was looked up, as the user typed it (record key or peer ID). */
   label: string
+  /** Started by the user, or by the scheduler in the background. */
+  origin: 'user' | 'scheduler'
   targetKadId: string
   startedAt: number
   status: QueryStatus
@@ -70,7 +72,7 @@ export class QueryLog {
 
   get queries (): ReadableStore<readonly QueryTrace[]> { return this.store }
 
-  begin (operation: QueryOperation, label: string, targetKadId: Uint8Array): QueryRecorder {
+  begin (operation: QueryOperation, label: string, targetKadId: Uint8Array, origin: QueryTrace['origin'] = 'user'): QueryRecorder {
     const id = `q${++this.counter}-${Date.now().toString(36)}`
     const startedAt = Date.now()
     const started = performance.now()
@@ -86,7 +88,7 @@ export class QueryLog {
       return cached
     }
     let trace: QueryTrace = {
-      id, operation, label, targetKadId: toHex(targetKadId), startedAt, status: 'running', messagesSent: 0, events: [], finalPeers: []
+      id, operation, label, origin, targetKadId: toHex(targetKadId), startedAt, status: 'running', messagesSent: 0, events: [], finalPeers: []
     }
     const events: TraceEvent[] = []
     const finalPeers = new Map<string, TracePeer>()
@@ -142,7 +144,8 @@ export class QueryLog {
     const updated = new Map(this.live)
     this.live.clear()
     const existing = this.store.getSnapshot().filter(query => !updated.has(query.id))
-    const merged = [...existing, ...updated.values()].sort((a, b) => b.startedAt - a.startedAt || b.id.localeCompare(a.id))
+    // Ids are `q<counter>-…`: compare numerically, or q9 would sort above q10 within one millisecond.
+    const merged = [...existing, ...updated.values()].sort((a, b) => b.startedAt - a.startedAt || b.id.localeCompare(a.id, 'en', { numeric: true }))
     this.store.set(merged.slice(0, MAX_QUERIES))
   }
 }

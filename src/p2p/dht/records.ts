@@ -176,7 +176,12 @@ export async function validateRecord (key: Uint8Array, value: Uint8Array, now = 
   } else {
     payload = { type: 'bytes', bytes: envelope.payload }
   }
-  const valid = await author.publicKey.verify(recordSigningBytes(envelope), envelope.signature)
+  let valid = false
+  try {
+    valid = await author.publicKey.verify(recordSigningBytes(envelope), envelope.signature)
+  } catch {
+    // Ed25519 verify throws a TypeError for a signature that is not 64 bytes: a bad signature too.
+  }
   if (!valid) throw new InvalidRecordError('The signature does not match the record and its author.', 'bad-signature')
   return {
     key: parsedKey.key,

@@ -1,0 +1,248 @@
+import { Circuit, WebRTC } from '@multiformats/multiaddr-matcher'
+import { sweepExpiredRecords } from '../dht/record-sweep.ts'
+import { webrtcAddressFor } from '../network/webrtc-address.ts'
+import { Backoff } from './backoff.ts'
+import type { AuthoredRecords } from './authored-records.ts'
+import type { TaskDefinition, TaskOutcome } from './scheduler.ts'
+import type { DhtOperations } from '../dht/dht-operations.ts'
+import type { KadInternals } from '../dht/kad-internals.ts'
+import type { WebkadNode } from '../node.ts'
+import type { PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Datastore } from 'interface-datastore'
+
+export interface NetworkTaskContext {
+  node: WebkadNode
+  dht: DhtOperations
+  kad: KadInternals
+  /** The node's own datastore (DHT records it holds). */
+  datastore: Datastore
+  /** The relays from the bootnode field; the tab keeps a reservation on one that is up. */
+  bootnodes: Multiaddr[]
+  /** Direct (WebRTC) connections the auto-dial task aims for. */
+  maxDirectConnections: number
+  authored: AuthoredRecords
+  /** Called when the relay reservation is lost or regained. */
+  onRelayState(state: { reserved: boolean, relayPeerId?: string, retryInMs?: number }): void
+}
+
+/** Intervals of webkad's own tasks (kad-dht runs its own refresh and self-query too). */
+export const TASK_INTERVALS = {
+  relayReservation: 3_000,
+  autoDial: 3_000,
+  randomWalk: 30_000,
+  selfLookup: 60_000,
+  routingTableRefresh: 5 * 60_000,
+  republish: 60_000,
+  expireRecords: 30_000
+} as const
+
+const RELAY_BACKOFF_INITIAL_MS = 1_000
+// Capped low so a relay that comes back is found again within seconds, not half a minute.
+const RELAY_BACKOFF_MAX_MS = 8_000
+/** Connections at once the auto-dial task opens per run (WebRTC set-up is CPU-heavy). */
+const DIALS_PER_RUN = 2
+/** Below this many direct connections a tab dials anyone; above, only peers with a larger ID. */
+const MIN_DIRECT_CONNECTIONS = 2
+
+/** The tab's periodic network tasks, for the Scheduler. */
+export function createNetworkTasks (context: NetworkTaskContext): TaskDefinition[] {
+  return [
+    relayReservationTask(context),
+    autoDialTask(context),
+    randomWalkTask(context),
+    selfLookupTask(context),
+    routingTableRefreshTask(context),
+    republishTask(context),
+    expireRecordsTask(context)
+  ]
+}
+
+function relayReservationTask ({ node, bootnodes, onRelayState }: NetworkTaskContext): TaskDefinition {
+  const backoff = new Backoff(RELAY_BACKOFF_INITIAL_MS, RELAY_BACKOFF_MAX_MS)
+  const relayIds = new Set(bootnodes.map(address => address.getComponents().findLast(component => component.name === 'p2p')?.value).filter((id): id is string => id != null))
+  const reservedOn = (): string | undefined => {
+    for (const address of node.getMultiaddrs()) {
+      if (!Circuit.matches(address)) continue
+      const relay = address.getComponents().find(component => component.name === 'p2p')?.value
+      if (relay != null && node.getConnections().some(connection => connection.remotePeer.toString() === relay && connection.status === 'open')) return relay
+    }
+    return undefined
+  }
+  return {
+    id: 'relay-reservation',
+    title: 'Relay reservation',
+    description: 'Checks that the tab holds a reservation on a relay that is up; redials the bootnodes with capped exponential backoff when it does not.',
+    intervalMs: TASK_INTERVALS.relayReservation,
+    timeoutMs: 20_000,
+    async run (signal): Promise<TaskOutcome> {
+      const current = reservedOn()
+      if (current != null) {
+        backoff.reset()
+        onRelayState({ reserved: true, relayPeerId: current })
+        return { summary: `reserved on ${current.slice(-8)}` }
+      }
+      onRelayState({ reserved: false })
+      const failures: string[] = []
+      for (const bootnode of bootnodes) {
+        try {
+          await node.dial(bootnode, { signal })
+          // The circuit transport reserves on its own once it sees the relay again.
+          const relay = await waitForReservation(node, relayIds, 8_000, signal)
+          backoff.reset()
+          onRelayState({ reserved: true, relayPeerId: relay })
+          return { summary: `re-reserved on ${relay.slice(-8)}` }
+        } catch (err) {
+          failures.push(`${bootnode.toString().slice(0, 40)}…: ${(err as Error).message}`)
+        }
+      }
+      const retryInMs = backoff.fail()
+      onRelayState({ reserved: false, retryInMs })
+      return { summary: `no relay reachable (attempt ${backoff.attempts}); next try in ${Math.round(retryInMs / 1000)} s`, nextRunInMs: retryInMs }
+    }
+  }
+}
+
+async function waitForReservation (node: WebkadNode, relayIds: Set<string>, timeoutMs: number, signal: AbortSignal): Promise<string> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    signal.throwIfAborted()
+    for (const address of node.getMultiaddrs()) {
+      if (!Circuit.matches(address)) continue
+      const relay = address.getComponents().find(component => component.name === 'p2p')?.value
+      if (relay != null && (relayIds.size === 0 || relayIds.has(relay))) return relay
+    }
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  throw new Error('connected to the relay but no reservation yet')
+}
+
+function autoDialTask ({ node, kad, maxDirectConnections }: NetworkTaskContext): TaskDefinition {
+  const dialing = new Set<string>()
+  return {
+    id: 'auto-dial',
+    title: 'Auto-dial',
+    description: `Opens direct WebRTC connections to peers from the routing table, up to ${maxDirectConnections}, never two to one peer.`,
+    intervalMs: TASK_INTERVALS.autoDial,
+    initialDelayMs: 1_000,
+    timeoutMs: 30_000,
+    async run (signal): Promise<TaskOutcome> {
+      const self = node.peerId.toString()
+      const direct = new Set(node.getConnections().filter(connection => WebRTC.matches(connection.remoteAddr) && connection.status === 'open').map(connection => connection.remotePeer.toString()))
+      const candidates: PeerId[] = []
+      for (const contact of kad.routingTablePeers()) {
+        const peer = contact.peerId.toString()
+        if (direct.has(peer) || dialing.has(peer)) continue
+        // Both ends would otherwise dial at once and end up with two connections: the smaller
+        // ID dials, unless this tab still has too few direct connections.
+        if (self > peer && direct.size >= MIN_DIRECT_CONNECTIONS) continue
+        candidates.push(contact.peerId)
+      }
+      const budget = Math.max(0, Math.min(DIALS_PER_RUN, maxDirectConnections - direct.size - dialing.size))
+      let opened = 0
+      let failed = 0
+      await Promise.all(candidates.slice(0, budget).map(async (peer) => {
+        const known = await node.peerStore.get(peer, { signal }).then(info => info.addresses.map(address => address.multiaddr), () => [])
+        const address = webrtcAddressFor(peer, known)
+        if (address == null) return
+        dialing.add(peer.toString())
+        try {
+          await node.dial(address, { signal: AbortSignal.any([signal, AbortSignal.timeout(15_000)]) })
+          opened++
+        } catch {
+          failed++
+        } finally {
+          dialing.delete(peer.toString())
+        }
+      }))
+      const total = new Set(node.getConnections().filter(connection => WebRTC.matches(connection.remoteAddr) && connection.status === 'open').map(connection => connection.remotePeer.toString())).size
+      return { summary: `${total} direct connection(s)${opened + failed > 0 ? `; opened ${opened}, failed ${failed}` : ''}` }
+    }
+  }
+}
+
+function randomWalkTask ({ dht, kad }: NetworkTaskContext): TaskDefinition {
+  return {
+    id: 'random-walk',
+    title: 'Random walk',
+    description: 'Looks up a random key: every peer met on the way is a candidate for the routing table.',
+    intervalMs: TASK_INTERVALS.randomWalk,
+    initialDelayMs: 4_000,
+    async run (signal): Promise<TaskOutcome> {
+      const before = kad.routingTable.size
+      const target = crypto.getRandomValues(new Uint8Array(32))
+      const result = await dht.lookupClosestPeers(target, 'random walk', { signal })
+      return { summary: `${result.peers.length} close peer(s) found; routing table ${before} → ${kad.routingTable.size}` }
+    }
+  }
+}
+
+function selfLookupTask ({ dht, kad, node }: NetworkTaskContext): TaskDefinition {
+  return {
+    id: 'self-lookup',
+    title: 'Self-lookup',
+    description: 'Looks up this tab\'s own ID, which fills the nearest k-buckets and tells close peers about this tab (kad-dht also runs its own self-query).',
+    intervalMs: TASK_INTERVALS.selfLookup,
+    initialDelayMs: 2_000,
+    async run (signal): Promise<TaskOutcome> {
+      const result = await dht.lookupClosestPeers(node.peerId.toMultihash().bytes, 'self', { signal })
+      return { summary: `${result.peers.length} closest peer(s); routing table ${kad.routingTable.size}` }
+    }
+  }
+}
+
+function routingTableRefreshTask ({ node, kad }: NetworkTaskContext): TaskDefinition {
+  return {
+    id: 'routing-table-refresh',
+    title: 'Routing-table refresh',
+    description: 'Asks kad-dht to refresh every bucket (kad-dht\'s own refresh, run on demand).',
+    intervalMs: TASK_INTERVALS.routingTableRefresh,
+    async run (): Promise<TaskOutcome> {
+      // refreshRoutingTable() returns before the refresh queries finish.
+      await node.services.dht.refreshRoutingTable()
+      return { summary: `refresh started; routing table ${kad.routingTable.size}` }
+    }
+  }
+}
+
+function republishTask ({ dht, authored }: NetworkTaskContext): TaskDefinition {
+  return {
+    id: 'republish',
+    title: 'Republish',
+    description: 'Publishes each record this tab wrote again at half its lifetime, so it never expires while the tab is open.',
+    intervalMs: TASK_INTERVALS.republish,
+    initialDelayMs: 5_000,
+    async run (signal): Promise<TaskOutcome> {
+      const now = Date.now()
+      const due = authored.due(now)
+      let ok = 0
+      for (const record of due) {
+        try {
+          const result = await dht.put(record.key, record.payload, { signal, lifetimeMs: record.lifetimeMs })
+          authored.published({ key: record.key, payload: record.payload, lifetimeMs: record.lifetimeMs, sequence: result.sequence, publishedAt: Date.now(), expiresAt: result.expiresAt })
+          ok++
+        } catch (err) {
+          authored.failed(record.key, (err as Error).message, Date.now() + 5_000)
+        }
+      }
+      const nextIn = authored.nextDueIn(Date.now())
+      return {
+        summary: due.length === 0 ? 'nothing due' : `republished ${ok} of ${due.length}`,
+        nextRunInMs: Math.max(1_000, Math.min(TASK_INTERVALS.republish, nextIn))
+      }
+    }
+  }
+}
+
+function expireRecordsTask ({ datastore }: NetworkTaskContext): TaskDefinition {
+  return {
+    id: 'expire-records',
+    title: 'Drop expired records',
+    description: 'Deletes records this tab holds for others once their lifetime has passed.',
+    intervalMs: TASK_INTERVALS.expireRecords,
+    async run (signal): Promise<TaskOutcome> {
+      const { kept, removed } = await sweepExpiredRecords(datastore, { signal })
+      return { summary: `${removed} expired record(s) dropped, ${kept} kept` }
+    }
+  }
+}

@@ -66,7 +66,9 @@ export async function startRelay (config: RelayConfig): Promise<Relay> {
       services: {
         identify: identify(),
         identifyPush: identifyPush(),
-        ping: ping(),
+        // The connection monitor and kad-dht both ping; one outbound ping stream per connection
+        // (the default) makes one of them fail and the monitor then drops the connection.
+        ping: ping({ maxOutboundStreams: 4 }),
         relay: circuitRelayServer({
           // Tabs hold many streams over the relay while WebRTC is being negotiated.
           maxInboundHopStreams: 4 * config.maxReservations,

@@ -94,6 +94,11 @@ export class MessageTooLongError extends Error {
   override readonly name = 'MessageTooLongError'
 }
 
+/** A chat message is empty or is not valid text (unpaired surrogates); nothing was sent. */
+export class InvalidMessageTextError extends Error {
+  override readonly name = 'InvalidMessageTextError'
+}
+
 /** A chat frame broke the protocol (malformed, oversized, unknown fields); its stream is reset. */
 export class ChatProtocolError extends Error {
   override readonly name = 'ChatProtocolError'

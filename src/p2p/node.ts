@@ -67,7 +67,11 @@ export async function createWebkadNode (init: WebkadNodeInit): Promise<WebkadNod
       identify: identify(),
       // Tells the relay our circuit addresses as soon as the reservation exists.
       identifyPush: identifyPush(),
-      ping: ping(),
+      // libp2p's connection monitor pings every connection each 10 s over /ipfs/ping too. With
+      // the default limit of 1 outbound ping stream per connection, a heartbeat that meets
+      // kad-dht's routing-table ping fails (TooManyOutboundProtocolStreamsError) and the monitor
+      // aborts the connection: tabs lost their relay ~10 s after Connect.
+      ping: ping({ maxOutboundStreams: 4 }),
       dht: webkadDHT(),
       chat: webkadChat({ datastore: init.chatDatastore })
     }

@@ -102,6 +102,9 @@ export class DhtOperations {
     const keyBytes = fromString(key)
     // Validate everything (size, owner) before any network work.
     await createSignedRecord(this.privateKey, this.node.peerId, { key, payload, sequence: 0n, lifetimeMs: options.lifetimeMs })
+    if (this.kad.routingTable.size === 0) {
+      throw new NoPeersError('There are no peers to store the record on (is the relay connected?).')
+    }
     const current = await this.get(key, { signal: options.signal, quorum: 0 }).catch((err: unknown) => {
       if ((err as Error).name === 'RecordNotFoundError') return undefined
       throw err
@@ -124,10 +127,10 @@ export class DhtOperations {
     } catch (err) {
       if (isNoPeersFailure(err, this.kad)) {
         const error = new NoPeersError('Stored in this tab only: there are no peers to store the record on (is the relay connected?).')
-        recorder.fail(error)
+        recorder.fail(error, options.signal)
         throw error
       }
-      recorder.fail(err)
+      recorder.fail(err, options.signal)
       throw err
     }
     const failed = [...targets].filter(peer => !accepted.has(peer)).map(peer => ({ peer, reason: errors.get(peer) ?? 'no answer' }))
@@ -242,7 +245,7 @@ export class DhtOperations {
         key, record: best.record, queryId: recorder.id, holders, outdated, invalid, cachedOn, stoppedAtQuorum, durationMs: trace?.durationMs ?? 0
       }
     } catch (err) {
-      recorder.fail(err)
+      recorder.fail(err, options.signal)
       throw err
     } finally {
       options.signal.removeEventListener('abort', stop)
@@ -278,7 +281,7 @@ export class DhtOperations {
         : (err as Error)?.name === 'NotFoundError'
             ? new PeerNotFoundError(`Peer ${target.toString()} was not found: no peer that was asked knows its addresses.`)
             : err
-      recorder.fail(error)
+      recorder.fail(error, options.signal)
       throw error
     }
   }
@@ -302,7 +305,7 @@ export class DhtOperations {
       const trace = this.queryLog.queries.getSnapshot().find(query => query.id === recorder.id)
       return { key: label, peers, queryId: recorder.id, durationMs: trace?.durationMs ?? 0 }
     } catch (err) {
-      recorder.fail(err)
+      recorder.fail(err, options.signal)
       throw err
     }
   }

@@ -54,7 +54,8 @@ export interface QueryRecorder {
   readonly id: string
   record(event: QueryEvent): void
   finish(summary: string): void
-  fail(error: unknown): void
+  /** `signal`: the operation's signal; an abort by the caller is "cancelled", a deadline "failed". */
+  fail(error: unknown, signal?: AbortSignal): void
 }
 
 const MAX_QUERIES = 20
@@ -115,13 +116,15 @@ export class QueryLog {
         commit({ status: 'done', durationMs: elapsed(), summary })
         this.flushNow()
       },
-      fail: (error) => {
+      fail: (error, signal) => {
         if (trace.status !== 'running') return
-        const name = (error as Error)?.name
+        const reason = signal?.aborted === true ? (signal.reason as Error | undefined) : undefined
+        const timedOut = reason?.name === 'TimeoutError'
+        const cancelled = (reason != null && !timedOut) || (error as Error)?.name === 'OperationAbortedError'
         commit({
-          status: name === 'OperationAbortedError' ? 'cancelled' : 'failed',
+          status: cancelled ? 'cancelled' : 'failed',
           durationMs: elapsed(),
-          summary: (error as Error)?.message ?? String(error)
+          summary: timedOut ? 'timed out' : cancelled ? 'cancelled' : (error as Error)?.message ?? String(error)
         })
         this.flushNow()
       }

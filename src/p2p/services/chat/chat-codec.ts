@@ -1,5 +1,5 @@
 import { equals, fromString } from 'uint8arrays'
-import { ChatProtocolError, MessageTooLongError } from '../../errors.ts'
+import { ChatProtocolError, InvalidMessageTextError, MessageTooLongError } from '../../errors.ts'
 import { ChatFrame } from './pb/chat.ts'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -9,6 +9,7 @@ export const MAX_CHAT_TEXT_BYTES = 16 * 1024
 /** Largest encoded frame: the text plus id, numbers and tags. */
 export const MAX_CHAT_FRAME_BYTES = MAX_CHAT_TEXT_BYTES + 64
 export const MESSAGE_ID_BYTES = 16
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
 export interface ChatMessageFrame { kind: 'message', id: Uint8Array, sequence: bigint, sentAt: number, text: string }
 export interface ChatAckFrame { kind: 'ack', id: Uint8Array, sequence: bigint }
@@ -17,12 +18,12 @@ export type DecodedChatFrame = ChatMessageFrame | ChatAckFrame
 /** Refuses text the protocol cannot carry, before anything is sent or stored. */
 export function checkChatText (text: string): void {
   const bytes = fromString(text).byteLength
-  if (text.trim() === '') throw new MessageTooLongError('The message is empty.')
+  if (text.trim() === '') throw new InvalidMessageTextError('The message is empty.')
   if (bytes > MAX_CHAT_TEXT_BYTES) {
     throw new MessageTooLongError(`The message is ${bytes} bytes long; the limit is ${MAX_CHAT_TEXT_BYTES} bytes (16 KiB).`)
   }
-  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)) {
-    throw new MessageTooLongError('The message contains broken characters (unpaired surrogates).')
+  if (LONE_SURROGATE.test(text)) {
+    throw new InvalidMessageTextError('The message contains broken characters (unpaired surrogates).')
   }
 }
 
@@ -55,5 +56,8 @@ export function decodeChatFrame (data: Uint8Array | Uint8ArrayList): DecodedChat
   }
   if (fromString(frame.text).byteLength > MAX_CHAT_TEXT_BYTES) throw new ChatProtocolError('text exceeds 16 KiB', 'oversized')
   if (frame.text === '' || frame.sentAt === 0n) throw new ChatProtocolError('a message needs text and a time', 'malformed')
+  // protons decodes an encoded lone surrogate (e.g. ED A0 80, invalid UTF-8) to itself and
+  // re-encodes it identically, so the canonical check above lets it through.
+  if (LONE_SURROGATE.test(frame.text)) throw new ChatProtocolError('text is not valid UTF-8', 'malformed')
   return { kind: 'message', id: frame.id, sequence: frame.sequence, sentAt: Number(frame.sentAt), text: frame.text }
 }

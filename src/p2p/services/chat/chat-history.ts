@@ -126,7 +126,8 @@ export class ChatHistory {
 
   /** Outgoing messages not yet acknowledged, in sequence order. */
   pending (peer: string): ChatMessage[] {
-    return this.list(peer).filter(message => message.direction === 'out' && message.state !== 'delivered').sort((a, b) => a.sequence - b.sequence)
+    // Read without creating: asking about a peer must not open a conversation with it.
+    return (this.messages.get(peer) ?? []).filter(message => message.direction === 'out' && message.state !== 'delivered').sort((a, b) => a.sequence - b.sequence)
   }
 
   /** Peers with unacknowledged outgoing messages. */
@@ -168,7 +169,8 @@ export class ChatHistory {
 
   async setNickname (peer: string, nickname: string): Promise<void> {
     const meta = this.meta(peer)
-    meta.nickname = nickname.trim() === '' ? undefined : nickname.trim().slice(0, 40)
+    // Cut by code points: slicing UTF-16 units could split an emoji into a lone surrogate.
+    meta.nickname = nickname.trim() === '' ? undefined : Array.from(nickname.trim()).slice(0, 40).join('')
     await this.datastore.put(metaKey(peer), encode(meta))
     this.publish()
   }

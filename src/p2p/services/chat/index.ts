@@ -31,7 +31,7 @@ export interface ChatServiceInit {
   window?: number
   /** Open a direct (WebRTC) connection before falling back to a relayed one. @default true */
   preferDirect?: boolean
-  /** Retry delays for undelivered messages. @default 500 ms doubling to 30 s */
+  /** Retry delays for undelivered messages. @default 500 ms doubling to 10 s */
   initialRetryDelayMs?: number
   maxRetryDelayMs?: number
   /** How long a stream may sit without a frame or an ack. @default 15 s */
@@ -82,7 +82,7 @@ class WebkadChat implements ChatService, Startable {
       window: init.window ?? 64,
       preferDirect: init.preferDirect ?? true,
       initialRetryDelayMs: init.initialRetryDelayMs ?? 500,
-      maxRetryDelayMs: init.maxRetryDelayMs ?? 30_000,
+      maxRetryDelayMs: init.maxRetryDelayMs ?? 10_000,
       idleTimeoutMs: init.idleTimeoutMs ?? 15_000
     }
     this.limiter = new PeerRateLimiter(this.options.messagesPerSecond, this.options.burst)
@@ -185,7 +185,7 @@ class WebkadChat implements ChatService, Startable {
         this.retryAttempts.set(peer, attempt)
         const wait = Math.min(this.options.maxRetryDelayMs, this.options.initialRetryDelayMs * 2 ** (attempt - 1))
         this.log('delivery to %s failed (attempt %d), retrying in %d ms - %e', peer, attempt, wait, err)
-        this.history.markRetrying(peer, `${(err as Error).message ?? String(err)} — retrying in ${Math.round(wait / 1000)} s`)
+        this.history.markRetrying(peer, `${describeFailure(err)} — retrying in ${Math.round(wait / 1000)} s`)
         this.retryTimers.set(peer, setTimeout(() => {
           this.retryTimers.delete(peer)
           this.kick(peer)
@@ -289,6 +289,13 @@ class WebkadChat implements ChatService, Startable {
       stream.abort(err as Error)
     }
   }
+}
+
+/** Streams sometimes fail with a DOM Event rather than an Error; say something useful either way. */
+function describeFailure (err: unknown): string {
+  if (err instanceof Error) return err.message
+  if (typeof Event !== 'undefined' && err instanceof Event) return `connection ${err.type}`
+  return String(err)
 }
 
 function chatPathOf (connection: Connection): ChatPath {

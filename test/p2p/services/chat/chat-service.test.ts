@@ -62,7 +62,7 @@ describe('chat service between two real libp2p nodes', () => {
   it('refuses text over 16 KiB before sending', async () => {
     const [alice, bob] = await pair()
     await expect(alice.services.chat.send(bob.peerId, 'x'.repeat(16 * 1024 + 1))).rejects.toMatchObject({ name: 'MessageTooLongError' })
-    await expect(alice.services.chat.send(bob.peerId, '   ')).rejects.toMatchObject({ name: 'MessageTooLongError' })
+    await expect(alice.services.chat.send(bob.peerId, '   ')).rejects.toMatchObject({ name: 'InvalidMessageTextError' })
     expect(conversationWith(alice, bob)?.messages ?? []).toHaveLength(0)
   })
 

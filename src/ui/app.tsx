@@ -1,11 +1,19 @@
+import { useState } from 'react'
+import { ChatPanel } from './chat/chat-panel.tsx'
 import { ConnectPanel } from './connect/connect-panel.tsx'
 import { IdentityPanel } from './connect/identity-panel.tsx'
 import { NodeCard } from './connect/node-card.tsx'
+import { KeyspaceRing } from './dht/keyspace-ring.tsx'
+import { PutGetPanel } from './dht/put-get-panel.tsx'
+import { QueryList } from './dht/query-list.tsx'
+import { RoutingTablePanel } from './dht/routing-table-panel.tsx'
 import { ConnectionsTable } from './network/connections-table.tsx'
 import { FindPeerPanel } from './network/find-peer-panel.tsx'
 import type { WebkadSession } from '../p2p/session.ts'
 
 export function App ({ session, initialBootnodes }: { session: WebkadSession, initialBootnodes: string }): React.JSX.Element {
+  // The lookup drawn on the ring: chosen there, or by opening it in the lookup list.
+  const [selectedQueryId, setSelectedQueryId] = useState<string>()
   return (
     <>
       <NodeCard session={session} />
@@ -14,6 +22,11 @@ export function App ({ session, initialBootnodes }: { session: WebkadSession, in
         <IdentityPanel session={session} />
         <FindPeerPanel session={session} />
         <ConnectionsTable session={session} />
+        <PutGetPanel session={session} />
+        <RoutingTablePanel session={session} />
+        <KeyspaceRing session={session} selectedQueryId={selectedQueryId} onSelectQuery={setSelectedQueryId} />
+        <QueryList session={session} onSelectQuery={setSelectedQueryId} />
+        <ChatPanel session={session} />
       </main>
     </>
   )

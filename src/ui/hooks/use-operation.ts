@@ -4,7 +4,14 @@ export type OperationState<T> =
   | { phase: 'idle' }
   | { phase: 'running' }
   | { phase: 'done', result: T }
-  | { phase: 'failed', error: { name: string, message: string } }
+  | { phase: 'failed', error: OperationError }
+
+/** A core error as the UI shows it; `reason` is kept where the core error carries one. */
+export interface OperationError {
+  name: string
+  message: string
+  reason?: string
+}
 
 /**
  * Runs one core operation at a time for a form: keeps its state, cancels it on unmount or on
@@ -31,7 +38,8 @@ export function useOperation<A extends unknown[], T> (run: (signal: AbortSignal,
       (err: unknown) => {
         if (controller.current !== current) return
         const error = err instanceof Error ? err : new Error(String(err))
-        setState({ phase: 'failed', error: { name: error.name, message: error.message } })
+        const reason = (error as { reason?: unknown }).reason
+        setState({ phase: 'failed', error: { name: error.name, message: error.message, reason: typeof reason === 'string' ? reason : undefined } })
       }
     )
   }, [])

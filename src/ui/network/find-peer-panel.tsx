@@ -2,6 +2,9 @@ import { useState } from 'react'
 import { useOperation } from '../hooks/use-operation.ts'
 import { ErrorMessage } from '../common/error-message.tsx'
 import { formatMs, shortPeerId } from '../common/format.ts'
+import { openChatWith } from '../chat/chat-selection.ts'
+import { toOperationError } from '../chat/chat-format.ts'
+import type { OperationError } from '../hooks/use-operation.ts'
 import type { WebkadSession } from '../../p2p/session.ts'
 
 /** FindPeer through the DHT, then open a direct WebRTC connection or ping the peer. */
@@ -11,6 +14,16 @@ export function FindPeerPanel ({ session }: { session: WebkadSession }): React.J
   const dial = useOperation(async (signal, target: string) => await session.dialDirect(target, { signal }))
   const ping = useOperation(async (signal, target: string) => await session.ping(target, { signal }))
   const target = peerId.trim()
+  const [chatError, setChatError] = useState<OperationError>()
+  const foundPeerId = find.state.phase === 'done' ? find.state.result.peerId : undefined
+  const chatWith = (peer: string): void => {
+    try {
+      openChatWith(session, peer)
+      setChatError(undefined)
+    } catch (err) {
+      setChatError(toOperationError(err))
+    }
+  }
 
   return (
     <section className="panel" aria-labelledby="find-title">
@@ -44,6 +57,10 @@ export function FindPeerPanel ({ session }: { session: WebkadSession }): React.J
             <ul className="addresses" aria-label="Addresses found">
               {find.state.result.addresses.map(address => <li key={address}><code>{address}</code></li>)}
             </ul>
+            <div className="actions">
+              <button type="button" title="Open a chat with this peer" onClick={() => { if (foundPeerId != null) chatWith(foundPeerId) }}>Chat</button>
+            </div>
+            {chatError != null && <ErrorMessage error={chatError} headline="Cannot open the chat" />}
           </div>
         )}
 

@@ -141,7 +141,10 @@ export async function validateRecord (key: Uint8Array, value: Uint8Array, now = 
   const envelope = decodeRecordEnvelope(value)
   let parsedKey: ParsedRecordKey
   try {
-    parsedKey = parseRecordKey(toString(key))
+    const keyText = toString(key)
+    // parseRecordKey adds the prefix to bare names; a DHT key must already carry it.
+    if (!keyText.startsWith(RECORD_KEY_PREFIX)) throw new InvalidRecordKeyError(`${keyText.slice(0, 40)} is outside ${RECORD_KEY_PREFIX}`)
+    parsedKey = parseRecordKey(keyText)
   } catch (err) {
     throw new InvalidRecordError(`The DHT key is not a webkad key: ${(err as Error).message}`, 'bad-key')
   }

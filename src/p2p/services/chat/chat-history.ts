@@ -78,6 +78,8 @@ export class ChatHistory {
       if (peer == null) continue
       try {
         const parsed: unknown = JSON.parse(toString(value))
+        // Valid JSON that is no object (e.g. `null`) is just as corrupt, and would crash snapshots.
+        if (parsed == null || typeof parsed !== 'object') continue
         if (parts[2] === 'meta') this.metas.set(peer, parsed as ConversationMeta)
         else this.list(peer).push(parsed as ChatMessage)
       } catch {
@@ -118,7 +120,7 @@ export class ChatHistory {
     const batch = this.datastore.batch()
     batch.put(messageKey(peer, 'in', stored.sequence, stored.id), encode(stored))
     batch.put(metaKey(peer), encode(meta))
-    for (const pruned of this.prune(peer)) batch.delete(messageKey(peer, pruned.direction, pruned.sequence, pruned.id))
+    for (const pruned of this.prune(peer, stored)) batch.delete(messageKey(peer, pruned.direction, pruned.sequence, pruned.id))
     await batch.commit()
     this.publish()
     return true
@@ -200,11 +202,12 @@ export class ChatHistory {
     return list
   }
 
-  private prune (peer: string): ChatMessage[] {
+  /** Drops the oldest delivered or incoming messages beyond the cap, never `keep` (just stored). */
+  private prune (peer: string, keep?: ChatMessage): ChatMessage[] {
     const list = this.list(peer)
     const removed: ChatMessage[] = []
     while (list.length > MAX_MESSAGES_PER_CONVERSATION) {
-      const index = list.findIndex(message => message.direction === 'in' || message.state === 'delivered')
+      const index = list.findIndex(message => message !== keep && (message.direction === 'in' || message.state === 'delivered'))
       if (index < 0) break
       removed.push(...list.splice(index, 1))
     }

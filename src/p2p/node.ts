@@ -65,8 +65,9 @@ export async function createWebkadNode (init: WebkadNodeInit): Promise<WebkadNod
     connectionGater: webkadConnectionGater(init.bootnodes),
     services: {
       identify: identify(),
-      // Tells the relay our circuit addresses as soon as the reservation exists.
-      identifyPush: identifyPush(),
+      // Tells the relay our circuit addresses as soon as the reservation exists (the session pushes
+      // on reservation; the default 1 s debounce left a fresh tab unfindable for about a second).
+      identifyPush: identifyPush({ debounce: 50 }),
       // libp2p's connection monitor pings every connection each 10 s over /ipfs/ping too. With
       // the default limit of 1 outbound ping stream per connection, a heartbeat that meets
       // kad-dht's routing-table ping fails (TooManyOutboundProtocolStreamsError) and the monitor

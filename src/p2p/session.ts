@@ -184,6 +184,8 @@ export class WebkadSession {
           }
           throw err
         })
+      // Announce the relayed addresses now rather than after the address manager's 1 s debounce.
+      void node.services.identifyPush.push().catch(() => {})
       this.stateStore.update(state => ({ ...state, status: 'online', timings: { ...state.timings, reservationMs: performance.now() - startedAt } }))
       this.init.storage?.setItem(LAST_BOOTNODES_KEY, bootnodeText)
       if (this.init.scheduler !== false) this.startScheduler(node, datastore, bootnodes)

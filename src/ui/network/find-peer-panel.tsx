@@ -49,7 +49,7 @@ export function FindPeerPanel ({ session }: { session: WebkadSession }): React.J
         {find.state.phase === 'running' && <p className="hint">Looking up…</p>}
         {find.state.phase === 'failed' && <ErrorMessage error={find.state.error} />}
         {find.state.phase === 'done' && (
-          <div className="result" aria-label="Find peer result">
+          <div className="result" role="region" aria-label="Find peer result">
             <p>
               Found in {formatMs(find.state.result.durationMs)} ({find.state.result.queriesSent} {find.state.result.queriesSent === 1 ? 'query' : 'queries'}),
               answered by {describeSource(find.state.result.answeredBy, session)}:

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { multiaddr } from '@multiformats/multiaddr'
 import { DEFAULT_RELAY_HTTP_PORT, DEFAULT_RELAY_WS_PORT } from '../src/p2p/constants.ts'
 import { RelayConfigError } from '../src/p2p/errors.ts'
 
@@ -20,6 +21,8 @@ export interface RelayConfig {
   maxConnections: number
   /** Inbound connections accepted per second from one host (library default 5). */
   inboundConnectionsPerSecond: number
+  /** Other relays to join: relays form the DHT backbone that tabs on different relays meet through. */
+  bootstrap: string[]
 }
 
 export const RELAY_DEFAULTS = {
@@ -42,10 +45,24 @@ export const RELAY_USAGE = `usage: npm run relay -- [options]
   --max-reservations <n>         relay reservations held at once (default ${RELAY_DEFAULTS.maxReservations})
   --max-connections <n>          open connections (default ${RELAY_DEFAULTS.maxConnections})
   --inbound-per-second <n>       inbound connections per second per host (default ${RELAY_DEFAULTS.inboundConnectionsPerSecond})
+  --bootstrap <multiaddr>        another relay to join (repeatable; env WEBKAD_RELAY_BOOTSTRAP, comma-separated)
   --help                         show this text`
 
 /** Thrown (as a value, not an error) when --help was asked for. */
 export const HELP_REQUESTED = Symbol('help')
+
+function parseBootstrapList (entries: string[]): string[] {
+  const list = entries.map(entry => entry.trim()).filter(entry => entry !== '')
+  for (const entry of list) {
+    try {
+      const address = multiaddr(entry)
+      if (address.getComponents().at(-1)?.name !== 'p2p') throw new Error('no /p2p/')
+    } catch {
+      throw new RelayConfigError(`--bootstrap must be another relay's full multiaddr ending in /p2p/<peer ID>, got "${entry}"`)
+    }
+  }
+  return list
+}
 
 function parsePort (name: string, text: string): number {
   const port = Number(text)
@@ -83,6 +100,7 @@ export function parseRelayConfig (argv: string[], env: NodeJS.ProcessEnv = {}): 
         'max-reservations': { type: 'string' },
         'max-connections': { type: 'string' },
         'inbound-per-second': { type: 'string' },
+        bootstrap: { type: 'string', multiple: true },
         help: { type: 'boolean' }
       }
     }))
@@ -106,7 +124,8 @@ export function parseRelayConfig (argv: string[], env: NodeJS.ProcessEnv = {}): 
     dataDir,
     maxReservations: values['max-reservations'] == null ? RELAY_DEFAULTS.maxReservations : parsePositive('--max-reservations', values['max-reservations']),
     maxConnections: values['max-connections'] == null ? RELAY_DEFAULTS.maxConnections : parsePositive('--max-connections', values['max-connections']),
-    inboundConnectionsPerSecond: values['inbound-per-second'] == null ? RELAY_DEFAULTS.inboundConnectionsPerSecond : parsePositive('--inbound-per-second', values['inbound-per-second'])
+    inboundConnectionsPerSecond: values['inbound-per-second'] == null ? RELAY_DEFAULTS.inboundConnectionsPerSecond : parsePositive('--inbound-per-second', values['inbound-per-second']),
+    bootstrap: parseBootstrapList(values.bootstrap ?? (env.WEBKAD_RELAY_BOOTSTRAP ?? '').split(','))
   }
   if (serveDir != null && serveDir !== '') config.serveDir = serveDir
   if (config.wsPort !== 0 && config.wsPort === config.httpPort) {

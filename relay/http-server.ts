@@ -11,10 +11,22 @@ export interface BootstrapInfo {
   multiaddrs: string[]
 }
 
+/** What GET /status answers: live counters for operators and tests. */
+export interface RelayStatus {
+  peerId: string
+  connections: number
+  reservations: number
+  routingTable: number
+  /** Other relays this relay is connected to (from --bootstrap, or that joined it). */
+  relays: string[]
+  rssBytes: number
+}
+
 export interface RelayHttpServerInit {
   host: string
   port: number
   bootstrapInfo(): BootstrapInfo
+  status?(): RelayStatus
   /** Serve the built app from here; GET /bootstrap is always served. */
   serveDir?: string
 }
@@ -76,6 +88,10 @@ export async function startRelayHttpServer (init: RelayHttpServerInit): Promise<
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendJson(res, 405, { error: 'method not allowed' })
+      return
+    }
+    if (url.pathname === '/status' && init.status != null) {
+      sendJson(res, 200, init.status())
       return
     }
     if (url.pathname === '/bootstrap') {

@@ -1,6 +1,6 @@
 import { HELP_REQUESTED, parseRelayConfig, RELAY_USAGE } from './config.ts'
 import { serverPort, startRelayHttpServer } from './http-server.ts'
-import { startRelay } from './relay-node.ts'
+import { relayStatus, startRelay } from './relay-node.ts'
 import type { Relay } from './relay-node.ts'
 import type { Server } from 'node:http'
 
@@ -40,14 +40,16 @@ async function main (): Promise<void> {
       host: config.host,
       port: config.httpPort,
       serveDir: config.serveDir,
-      bootstrapInfo: () => ({ peerId: node.peerId.toString(), multiaddrs: multiaddrs() })
+      bootstrapInfo: () => ({ peerId: node.peerId.toString(), multiaddrs: multiaddrs() }),
+      status: () => relayStatus(relay!)
     })
     const httpBase = `http://${config.host}:${serverPort(http)}`
     console.log(`webkad relay ${node.peerId.toString()}`)
     for (const ma of multiaddrs()) console.log(`  multiaddr: ${ma}`)
-    console.log(`  bootstrap: ${httpBase}/bootstrap`)
+    console.log(`  bootstrap: ${httpBase}/bootstrap   (status: ${httpBase}/status)`)
     console.log(`  data dir:  ${config.dataDir}`)
     console.log(`  limits:    ${config.maxReservations} reservations, ${config.maxConnections} connections, ${config.inboundConnectionsPerSecond} inbound/s per host`)
+    for (const other of config.bootstrap) console.log(`  joins:     ${other}`)
     if (config.serveDir != null) console.log(`  app:       ${httpBase}/`)
   } catch (err) {
     console.error(`webkad relay: ${describeStartupError(err, { ws: config.wsPort, http: config.httpPort })}`)

@@ -19,4 +19,12 @@ if (typeof Promise.withResolvers !== 'function') {
   })
 }
 
+// WebSocket: a global in Node 22+, behind --experimental-websocket in Node 20. @libp2p/websockets
+// dials with the global, and a relay dials other relays (--bootstrap). `ws` is the server library
+// @libp2p/websockets already uses; its client is API-compatible for what libp2p needs.
+if (typeof globalThis.WebSocket === 'undefined') {
+  const { WebSocket } = await import('ws')
+  Object.defineProperty(globalThis, 'WebSocket', { configurable: true, writable: true, value: WebSocket })
+}
+
 export {}

@@ -1,5 +1,6 @@
 import { join } from 'node:path'
-import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
+import { bootstrap } from '@libp2p/bootstrap'
+import { RELAY_V2_HOP_CODEC, circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { identify, identifyPush } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
@@ -11,16 +12,20 @@ import { createLibp2p } from 'libp2p'
 import { DHT_PROTOCOL } from '../src/p2p/constants.ts'
 import { webkadDHT } from '../src/p2p/dht/dht-config.ts'
 import { kadInternals } from '../src/p2p/dht/kad-internals.ts'
+import { sweepExpiredRecords } from '../src/p2p/dht/record-sweep.ts'
 import { loadOrCreateRelayKey, prepareDataDir } from './identity.ts'
 import type { RelayConfig } from './config.ts'
+import type { RelayStatus } from './http-server.ts'
 import type { KadRoutingTableInternals } from '../src/p2p/dht/kad-internals.ts'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
+import { KEEP_ALIVE } from '@libp2p/interface'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
 
 const log = logger('webkad:relay')
+const RECORD_SWEEP_INTERVAL_MS = 30_000
 
 export type RelayServices = {
   identify: Identify
@@ -35,6 +40,8 @@ export type RelayNode = Libp2p<RelayServices>
 /** A running relay: the libp2p node plus the datastore it owns. */
 export interface Relay {
   node: RelayNode
+  /** Peers seen to offer circuit relay (hop): the other relays. */
+  relayPeers: Set<string>
   stop(): Promise<void>
 }
 
@@ -61,8 +68,15 @@ export async function startRelay (config: RelayConfig): Promise<Relay> {
         maxConnections: config.maxConnections,
         // Every local tab arrives from the same host, so the per-host rate must allow bursts of tabs.
         inboundConnectionThreshold: config.inboundConnectionsPerSecond,
-        maxIncomingPendingConnections: Math.max(10, Math.ceil(config.inboundConnectionsPerSecond / 2))
+        maxIncomingPendingConnections: Math.max(10, Math.ceil(config.inboundConnectionsPerSecond / 2)),
+        // Other relays are tagged keep-alive: redial them every 5 s for as long as they are away.
+        reconnectRetries: Number.MAX_SAFE_INTEGER,
+        reconnectRetryInterval: 5_000,
+        reconnectBackoffFactor: 1
       },
+      ...(config.bootstrap.length > 0
+        ? { peerDiscovery: [bootstrap({ list: config.bootstrap, timeout: 100, tagName: `${KEEP_ALIVE}-webkad-relay` })] }
+        : {}),
       services: {
         identify: identify(),
         identifyPush: identifyPush(),
@@ -88,13 +102,42 @@ export async function startRelay (config: RelayConfig): Promise<Relay> {
     throw err
   }
 
+  const relayPeers = new Set<string>()
+  node.addEventListener('peer:identify', (event) => {
+    if (event.detail.protocols.includes(RELAY_V2_HOP_CODEC)) relayPeers.add(event.detail.peerId.toString())
+  })
   watchTabs(node)
+  // Holders must stop serving records whose lifetime has passed.
+  const sweep = setInterval(() => {
+    sweepExpiredRecords(datastore).catch((err: unknown) => { log.error('record sweep failed - %e', err) })
+  }, RECORD_SWEEP_INTERVAL_MS)
+  sweep.unref()
   return {
     node,
+    relayPeers,
     async stop () {
+      clearInterval(sweep)
       await node.stop()
       await datastore.close()
     }
+  }
+}
+
+/** Live counters for GET /status. */
+export function relayStatus (relay: Relay): RelayStatus {
+  const { node } = relay
+  const relays = new Set<string>()
+  for (const connection of node.getConnections()) {
+    // Another relay is a peer that itself offers the hop protocol (tabs do not).
+    if (relay.relayPeers.has(connection.remotePeer.toString())) relays.add(connection.remotePeer.toString())
+  }
+  return {
+    peerId: node.peerId.toString(),
+    connections: node.getConnections().length,
+    reservations: node.services.relay.reservations.size,
+    routingTable: kadInternals(node.services.dht).routingTable.size,
+    relays: [...relays],
+    rssBytes: process.memoryUsage().rss
   }
 }
 

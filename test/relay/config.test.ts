@@ -131,3 +131,22 @@ describe('parseRelayConfig', () => {
     expect(RELAY_USAGE).toContain('--port')
   })
 })
+
+describe('parseRelayConfig --bootstrap', () => {
+  const other = '/ip4/127.0.0.1/tcp/9190/ws/p2p/12D3KooWDKjMHWT8Nm6PomXV1jwsjVQnFs3zLvKo5hMwt1EqsyTS'
+  const third = '/ip4/127.0.0.1/tcp/9290/ws/p2p/12D3KooWL38t2Lvbb2JDN4cxJKzzotY3kE5WEgVWp2BLLB1pVG6i'
+
+  it('is empty by default and repeatable as a flag', () => {
+    expect((parseRelayConfig([]) as RelayConfig).bootstrap).toEqual([])
+    expect((parseRelayConfig(['--bootstrap', other, '--bootstrap', third]) as RelayConfig).bootstrap).toEqual([other, third])
+  })
+
+  it('reads a comma-separated list from WEBKAD_RELAY_BOOTSTRAP; the flag wins', () => {
+    expect((parseRelayConfig([], { WEBKAD_RELAY_BOOTSTRAP: `${other}, ${third}` }) as RelayConfig).bootstrap).toEqual([other, third])
+    expect((parseRelayConfig(['--bootstrap', third], { WEBKAD_RELAY_BOOTSTRAP: other }) as RelayConfig).bootstrap).toEqual([third])
+  })
+
+  it.each(['not-a-multiaddr', '/ip4/127.0.0.1/tcp/9190/ws'])('refuses %s', (value) => {
+    expect(() => parseRelayConfig(['--bootstrap', value])).toThrow(expect.objectContaining({ name: 'RelayConfigError' }))
+  })
+})

@@ -33,7 +33,7 @@ export function tempDirs (): { make(): Promise<string>, cleanup(): Promise<void>
 
 /** A relay configuration on free ports (0) with its data in `dataDir`. */
 export function testRelayConfig (dataDir: string): RelayConfig {
-  return { ...RELAY_DEFAULTS, wsPort: 0, httpPort: 0, dataDir }
+  return { ...RELAY_DEFAULTS, wsPort: 0, httpPort: 0, dataDir, bootstrap: [] }
 }
 
 /** Polls `check` until it returns true; fails with `what` after `timeoutMs`. */

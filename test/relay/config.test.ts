@@ -26,7 +26,8 @@ describe('parseRelayConfig', () => {
       dataDir: '.data/relay',
       maxReservations: RELAY_DEFAULTS.maxReservations,
       maxConnections: RELAY_DEFAULTS.maxConnections,
-      inboundConnectionsPerSecond: RELAY_DEFAULTS.inboundConnectionsPerSecond
+      inboundConnectionsPerSecond: RELAY_DEFAULTS.inboundConnectionsPerSecond,
+      bootstrap: []
     })
   })
 
@@ -42,7 +43,8 @@ describe('parseRelayConfig', () => {
       serveDir: 'dist',
       maxReservations: 5,
       maxConnections: 50,
-      inboundConnectionsPerSecond: 9
+      inboundConnectionsPerSecond: 9,
+      bootstrap: []
     })
   })
 

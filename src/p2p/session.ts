@@ -11,6 +11,7 @@ import { QueryLog } from './dht/query-trace.ts'
 import { EMPTY_ROUTING_TABLE, watchRoutingTable } from './dht/routing-table-view.ts'
 import { parseBootnodes, parsePeerIdInput } from './network/address-input.ts'
 import { summarizeConnection } from './network/connections.ts'
+import { closeDuplicateWebRTCConnections } from './network/duplicate-connections.ts'
 import { delay, runOperation } from './operation.ts'
 import { createStore } from './stores/store.ts'
 import { MemoryDatastore } from 'datastore-core'
@@ -428,6 +429,7 @@ export class WebkadSession {
     node.addEventListener('peer:disconnect', onDisconnect)
     refreshConnections()
     refreshAddresses()
+    const stopDeduplicating = closeDuplicateWebRTCConnections(node)
     const routingTable = watchRoutingTable(node, kadInternals(node.services.dht))
     const stopMirroring = routingTable.store.subscribe(() => { this.routingTableStore.set(routingTable.store.getSnapshot()) })
     this.routingTableStore.set(routingTable.store.getSnapshot())
@@ -435,6 +437,7 @@ export class WebkadSession {
     const stopChatMirroring = chat.subscribe(() => { this.conversationsStore.set(chat.getSnapshot()) })
     this.conversationsStore.set(chat.getSnapshot())
     return () => {
+      stopDeduplicating()
       stopMirroring()
       stopChatMirroring()
       routingTable.stop()

@@ -9,6 +9,7 @@ import { QueryList } from './dht/query-list.tsx'
 import { RoutingTablePanel } from './dht/routing-table-panel.tsx'
 import { ConnectionsTable } from './network/connections-table.tsx'
 import { FindPeerPanel } from './network/find-peer-panel.tsx'
+import { SchedulerPanel } from './scheduler/scheduler-panel.tsx'
 import type { WebkadSession } from '../p2p/session.ts'
 
 export function App ({ session, initialBootnodes }: { session: WebkadSession, initialBootnodes: string }): React.JSX.Element {
@@ -27,6 +28,7 @@ export function App ({ session, initialBootnodes }: { session: WebkadSession, in
         <KeyspaceRing session={session} selectedQueryId={selectedQueryId} onSelectQuery={setSelectedQueryId} />
         <QueryList session={session} onSelectQuery={setSelectedQueryId} />
         <ChatPanel session={session} />
+        <SchedulerPanel session={session} />
       </main>
     </>
   )

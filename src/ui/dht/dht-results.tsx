@@ -1,7 +1,7 @@
 import { formatAge, formatMs, shortPeerId } from '../common/format.ts'
 import { hexPreview } from './dht-format.ts'
 import { PeerIdList, PeerIdText } from './peer-id-list.tsx'
-import { useNow } from './use-now.ts'
+import { useNow } from '../hooks/use-now.ts'
 import type { ClosestPeersResult, GetResult, PutResult } from '../../p2p/dht/dht-operations.ts'
 
 /** Where a Put landed: the k closest peers that stored the record and those that did not. */

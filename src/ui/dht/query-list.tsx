@@ -3,7 +3,7 @@ import { useStore } from '../hooks/use-store.ts'
 import { formatMs } from '../common/format.ts'
 import { QueryTraceView } from './query-trace-view.tsx'
 import { responseCount } from './trace-analysis.ts'
-import { useNow } from './use-now.ts'
+import { useNow } from '../hooks/use-now.ts'
 import type { QueryOperation, QueryTrace } from '../../p2p/dht/query-trace.ts'
 import type { WebkadSession } from '../../p2p/session.ts'
 

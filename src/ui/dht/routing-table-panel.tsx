@@ -1,7 +1,7 @@
 import { useStore } from '../hooks/use-store.ts'
 import { formatAge, formatMs, shortPeerId } from '../common/format.ts'
 import { CONNECTION_TEXT, shortKadId } from './dht-format.ts'
-import { useNow } from './use-now.ts'
+import { useNow } from '../hooks/use-now.ts'
 import type { PeerConnectionState, RoutingTableBucket, RoutingTablePeer } from '../../p2p/dht/routing-table-view.ts'
 import type { WebkadSession } from '../../p2p/session.ts'
 

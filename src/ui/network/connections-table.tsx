@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react'
+import { useNow } from '../hooks/use-now.ts'
 import { useStore } from '../hooks/use-store.ts'
 import { formatAge, shortPeerId } from '../common/format.ts'
 import type { ConnectionTransport } from '../../p2p/network/connections.ts'
@@ -14,11 +14,7 @@ const TRANSPORT_TEXT: Record<ConnectionTransport, string> = {
 /** Live list of open connections; updated from connection events, ages tick once a second. */
 export function ConnectionsTable ({ session }: { session: WebkadSession }): React.JSX.Element {
   const connections = useStore(session.connections)
-  const [now, setNow] = useState(() => Date.now())
-  useEffect(() => {
-    const timer = setInterval(() => { setNow(Date.now()) }, 1000)
-    return () => { clearInterval(timer) }
-  }, [])
+  const now = useNow()
 
   return (
     <section className="panel wide" aria-labelledby="connections-title">

@@ -242,10 +242,9 @@ export class DhtOperations {
         (outdated.length > 0 ? `, ${outdated.filter(entry => entry.corrected).length}/${outdated.length} outdated corrected` : '') +
         (invalid.length > 0 ? `, ${invalid.length} invalid` : '') +
         (cachedOn != null ? ', cached on the closest peer without it' : '')
-      recorder.finish(summary)
-      const trace = this.queryLog.queries.getSnapshot().find(query => query.id === recorder.id)
+      const durationMs = recorder.finish(summary)
       return {
-        key, record: best.record, queryId: recorder.id, holders, outdated, invalid, cachedOn, stoppedAtQuorum, durationMs: trace?.durationMs ?? 0
+        key, record: best.record, queryId: recorder.id, holders, outdated, invalid, cachedOn, stoppedAtQuorum, durationMs
       }
     } catch (err) {
       recorder.fail(err, options.signal)
@@ -274,9 +273,8 @@ export class DhtOperations {
           ? 'No peers to ask: the routing table is empty (is the relay connected?).'
           : `Peer ${target.toString()} was not found: no peer that was asked knows its addresses.`)
       }
-      recorder.finish(`found ${found.addresses.length} address(es)`)
-      const trace = this.queryLog.queries.getSnapshot().find(query => query.id === recorder.id)
-      return { peerId: target.toString(), addresses: found.addresses, answeredBy: found.from, queryId: recorder.id, messagesSent, durationMs: trace?.durationMs ?? 0 }
+      const durationMs = recorder.finish(`found ${found.addresses.length} address(es)`)
+      return { peerId: target.toString(), addresses: found.addresses, answeredBy: found.from, queryId: recorder.id, messagesSent, durationMs }
     } catch (err) {
       // kad-dht ends a lookup that never met the peer with NotFoundError('Not found').
       const error = isNoPeersFailure(err, this.kad)
@@ -304,9 +302,8 @@ export class DhtOperations {
         recorder.record(event)
         if (event.name === 'FINAL_PEER') peers.push(event.peer.id.toString())
       }
-      recorder.finish(`${peers.length} closest peer(s)`)
-      const trace = this.queryLog.queries.getSnapshot().find(query => query.id === recorder.id)
-      return { key: label, peers, queryId: recorder.id, durationMs: trace?.durationMs ?? 0 }
+      const durationMs = recorder.finish(`${peers.length} closest peer(s)`)
+      return { key: label, peers, queryId: recorder.id, durationMs }
     } catch (err) {
       recorder.fail(err, options.signal)
       throw err

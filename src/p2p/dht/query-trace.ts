@@ -53,7 +53,8 @@ export interface QueryTrace {
 export interface QueryRecorder {
   readonly id: string
   record(event: QueryEvent): void
-  finish(summary: string): void
+  /** Marks the query done; returns its duration in ms. */
+  finish(summary: string): number
   /** `signal`: the operation's signal; an abort by the caller is "cancelled", a deadline "failed". */
   fail(error: unknown, signal?: AbortSignal): void
 }
@@ -112,9 +113,11 @@ export class QueryLog {
         commit({ messagesSent: trace.messagesSent + (converted.kind === 'send-query' ? 1 : 0) })
       },
       finish: (summary) => {
-        if (trace.status !== 'running') return
-        commit({ status: 'done', durationMs: elapsed(), summary })
+        if (trace.status !== 'running') return trace.durationMs ?? 0
+        const durationMs = elapsed()
+        commit({ status: 'done', durationMs, summary })
         this.flushNow()
+        return durationMs
       },
       fail: (error, signal) => {
         if (trace.status !== 'running') return

@@ -13,6 +13,7 @@ import { DHT_PROTOCOL } from '../src/p2p/constants.ts'
 import { webkadDHT } from '../src/p2p/dht/dht-config.ts'
 import { kadInternals } from '../src/p2p/dht/kad-internals.ts'
 import { sweepExpiredRecords } from '../src/p2p/dht/record-sweep.ts'
+import { guardRecords } from '../src/p2p/dht/record-guard.ts'
 import { loadOrCreateRelayKey, prepareDataDir } from './identity.ts'
 import type { RelayConfig } from './config.ts'
 import type { RelayStatus } from './http-server.ts'
@@ -59,7 +60,7 @@ export async function startRelay (config: RelayConfig): Promise<Relay> {
   try {
     node = await createLibp2p({
       privateKey,
-      datastore,
+      datastore: guardRecords(datastore),
       addresses: { listen: [`/ip4/${config.host}/tcp/${config.wsPort}/ws`] },
       transports: [webSockets()],
       connectionEncrypters: [noise()],

@@ -8,6 +8,7 @@ import { createWebkadNode } from './node.ts'
 import { kadInternals } from './dht/kad-internals.ts'
 import { DhtOperations } from './dht/dht-operations.ts'
 import { QueryLog } from './dht/query-trace.ts'
+import { guardRecords } from './dht/record-guard.ts'
 import { EMPTY_ROUTING_TABLE, watchRoutingTable } from './dht/routing-table-view.ts'
 import { parseBootnodes, parsePeerIdInput } from './network/address-input.ts'
 import { summarizeConnection } from './network/connections.ts'
@@ -168,7 +169,7 @@ export class WebkadSession {
     this.stateStore.update(state => ({ ...state, status: 'connecting', bootnodes: bootnodes.map(String), relayPeerId: undefined, listenAddrs: [], timings: {} }))
     this.chatDatastore ??= this.init.openChatDatastore?.(this.peerId.toString())
     const chatDatastore = await this.chatDatastore
-    const datastore = new MemoryDatastore()
+    const datastore = guardRecords(new MemoryDatastore())
     const node = await createWebkadNode({ privateKey: this.init.privateKey, bootnodes, iceServers: this.init.iceServers, webrtc: this.init.webrtc, chatDatastore, datastore })
     this.currentNode = node
     this.dhtOperations = new DhtOperations(node, this.init.privateKey, this.queryLog)

@@ -10,6 +10,7 @@ import { Record as Libp2pRecord } from '@libp2p/kad-dht'
 import { createLibp2p } from 'libp2p'
 import { toString } from 'uint8arrays'
 import { webkadDHT } from '../../../src/p2p/dht/dht-config.ts'
+import { guardRecords } from '../../../src/p2p/dht/record-guard.ts'
 import type { WebkadNode } from '../../../src/p2p/node.ts'
 import type { PrivateKey } from '@libp2p/interface'
 
@@ -45,7 +46,8 @@ export async function startDhtNetwork (count: number, kBucketSize: number): Prom
     const datastore = new MemoryDatastore()
     const node = await createLibp2p({
       privateKey,
-      datastore,
+      // The node sees the guarded store, as in the app; tests inject lies underneath it.
+      datastore: guardRecords(datastore),
       addresses: { listen: [`/memory/webkad-dht-${network}-${index}`] },
       transports: [memory()],
       connectionEncrypters: [noise()],

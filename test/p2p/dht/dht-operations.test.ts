@@ -124,6 +124,24 @@ describe('DhtOperations on a network of real kad-dht nodes', () => {
     expect(result.holders.every(holder => !liarIds.slice(0, 2).includes(holder))).toBe(true)
   })
 
+  it('never lets an older record replace a newer one on a holder', async () => {
+    const author = nodes[2]!
+    const key = '/webkad/guarded'
+    const keyBytes = fromString(key)
+    await operationsFor(author).put(key, { type: 'text', text: 'new' }, { signal: signal() })
+    await operationsFor(author).put(key, { type: 'text', text: 'newer' }, { signal: signal() })
+    const holders: TestDhtNode[] = []
+    for (const peer of nodes) if (peer !== author && await peer.storedValue(keyBytes) != null) holders.push(peer)
+    const holder = holders[0]!
+    const stale = await createSignedRecord(author.privateKey, author.node.peerId, { key, payload: { type: 'text', text: 'old' }, sequence: 1n })
+    // A real PUT_VALUE over the network, as a lagging or hostile writer would send it.
+    const { kadInternals } = await import('../../../src/p2p/dht/kad-internals.ts')
+    await kadInternals(nodes[3]!.node.services.dht).putValueTo(holder.node.peerId, keyBytes, stale, { signal: signal() })
+    const kept = await validateRecord(keyBytes, (await holder.storedValue(keyBytes))!)
+    expect(kept.sequence).toBe(2n)
+    expect(kept.payload).toEqual({ type: 'text', text: 'newer' })
+  })
+
   it('reports a missing key as no-record and an oversized value before any network work', async () => {
     await expect(operationsFor(nodes[7]!).get('/webkad/never-written', { signal: signal() }))
       .rejects.toMatchObject({ name: 'RecordNotFoundError', reason: 'no-record' })

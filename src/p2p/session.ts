@@ -251,6 +251,8 @@ export class WebkadSession {
     this.authoredRecords.published({
       key: result.key, payload, lifetimeMs: options.lifetimeMs ?? DEFAULT_RECORD_LIFETIME_MS, sequence: result.sequence, publishedAt: Date.now(), expiresAt: result.expiresAt
     })
+    // The republish task may be armed for up to a minute later: a short-lived record is due sooner.
+    this.scheduler?.runWithin('republish', Math.max(0, this.authoredRecords.nextDueIn(Date.now())))
     return result
   }
 

@@ -112,6 +112,17 @@ export class Scheduler {
     return entry.state
   }
 
+  /**
+   * Brings a task's next run forward so it starts within `delayMs` (never postpones it; no-op
+   * while the task runs, since a run re-arms the timer when it ends).
+   */
+  runWithin (id: string, delayMs: number): void {
+    const entry = this.entries.get(id)
+    if (entry == null || !this.running || entry.state.running) return
+    if (entry.state.nextRunAt != null && entry.state.nextRunAt <= this.clock.now() + delayMs) return
+    this.arm(id, delayMs)
+  }
+
   private arm (id: string, delayMs: number): void {
     const entry = this.entries.get(id)
     if (entry == null || !this.running) return

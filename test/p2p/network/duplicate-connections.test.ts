@@ -31,6 +31,14 @@ describe('preferredConnection', () => {
     expect(preferredConnection(smaller, both)?.id).toBe('inbound-3')
   })
 
+  it('keeps the newer connection when the two were not opened together (the peer reloaded)', async () => {
+    const [smaller, larger] = await twoPeers()
+    const stale = connection(larger, 'outbound', 1_000)
+    const fresh = connection(larger, 'inbound', 30_000)
+    expect(preferredConnection(smaller, [stale, fresh])?.id).toBe('inbound-30000')
+    expect(preferredConnection(larger, [connection(smaller, 'inbound', 1_000), connection(smaller, 'outbound', 30_000)])?.id).toBe('outbound-30000')
+  })
+
   it('ignores connections that are no longer open', async () => {
     const [smaller, larger] = await twoPeers()
     const list = [connection(larger, 'outbound', 1, 'closing'), connection(larger, 'inbound', 2)]

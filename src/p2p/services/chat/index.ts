@@ -238,7 +238,8 @@ class WebkadChat implements ChatService, Startable {
   /** Prefers a direct connection (opening a WebRTC one if possible), else any, relayed included. */
   private async openStream (peer: PeerId, signal: AbortSignal): Promise<{ stream: Stream, path: ChatPath }> {
     const open = (): Connection[] => this.components.connectionManager.getConnections(peer).filter(connection => connection.status === 'open')
-    let connection = open().find(candidate => candidate.limits == null)
+    // Newest first: after the peer reloads, the old connection may be dead before WebRTC notices.
+    let connection = open().filter(candidate => candidate.limits == null).sort((a, b) => b.timeline.open - a.timeline.open)[0]
     if (connection == null && this.options.preferDirect) {
       const known = await this.components.peerStore.get(peer, { signal }).then(info => info.addresses.map(address => address.multiaddr), () => [])
       const address = webrtcAddressFor(peer, known)
@@ -251,7 +252,7 @@ class WebkadChat implements ChatService, Startable {
       }
     }
     connection ??= open()[0] ?? await this.components.connectionManager.openConnection(peer, { signal })
-    const stream = await connection.newStream(CHAT_PROTOCOL, { signal, runOnLimitedConnection: true })
+    const stream = await connection.newStream(CHAT_PROTOCOL, { signal: AbortSignal.any([signal, AbortSignal.timeout(STREAM_OPEN_TIMEOUT_MS)]), runOnLimitedConnection: true })
     return { stream, path: chatPathOf(connection) }
   }
 
@@ -292,6 +293,9 @@ class WebkadChat implements ChatService, Startable {
 }
 
 /** Streams sometimes fail with a DOM Event rather than an Error; say something useful either way. */
+/** A stream that does not open this fast is on a dead connection; retry on another. */
+const STREAM_OPEN_TIMEOUT_MS = 5_000
+
 function describeFailure (err: unknown): string {
   if (err instanceof Error) return err.message
   if (typeof Event !== 'undefined' && err instanceof Event) return `connection ${err.type}`

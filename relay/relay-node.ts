@@ -26,7 +26,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
 
 const log = logger('webkad:relay')
-const RECORD_SWEEP_INTERVAL_MS = 30_000
+const RECORD_SWEEP_INTERVAL_MS = 10_000
 
 export type RelayServices = {
   identify: Identify

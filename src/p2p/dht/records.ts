@@ -1,4 +1,4 @@
-import { peerIdFromMultihash, peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromMultihash, peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
 import * as Digest from 'multiformats/hashes/digest'
 import { concat, equals, compare, fromString, toString } from 'uint8arrays'
 import { InvalidRecordError, InvalidRecordKeyError } from '../errors.ts'
@@ -161,6 +161,9 @@ export async function validateRecord (key: Uint8Array, value: Uint8Array, now = 
     throw new InvalidRecordError('The record\'s author is not a peer ID.', 'malformed')
   }
   if (author.publicKey == null) throw new InvalidRecordError('The author\'s peer ID does not embed a public key (use Ed25519).', 'unsigned')
+  // The signature does not cover the author bytes: only the canonical encoding of the signing key
+  // may name the author, or anyone could re-publish a record under an alias peer ID of its author.
+  if (!peerIdFromPublicKey(author.publicKey).equals(author)) throw new InvalidRecordError('The record\'s author is not written as its key\'s peer ID.', 'malformed')
   if (parsedKey.owner != null && !parsedKey.owner.equals(author)) {
     throw new InvalidRecordError(`Only ${parsedKey.owner.toString()} may write this key.`, 'wrong-owner')
   }

@@ -54,10 +54,19 @@ export function isLocalAddress (address: Multiaddr): boolean {
   return isPrivate(address)
 }
 
+/**
+ * Longest peer ID text accepted. Key-based peer IDs are under 100 characters in any encoding;
+ * base58 decoding takes quadratic time, so a pasted page of text would freeze the tab.
+ */
+export const MAX_PEER_ID_INPUT_CHARS = 256
+
 /** Parses a pasted peer ID; refuses garbage, CIDs and this node's own ID with clear messages. */
 export function parsePeerIdInput (text: string, self?: PeerId): PeerId {
   const trimmed = text.trim()
   if (trimmed === '') throw new InvalidPeerIdError('Enter a peer ID (it starts with 12D3Koo… or Qm…).')
+  if (trimmed.length > MAX_PEER_ID_INPUT_CHARS) {
+    throw new InvalidPeerIdError(`"${abbreviate(trimmed)}" is ${trimmed.length} characters long; a peer ID has at most ${MAX_PEER_ID_INPUT_CHARS}.`)
+  }
   let peerId: PeerId
   try {
     peerId = peerIdFromString(trimmed)

@@ -27,6 +27,26 @@ export function checkChatText (text: string): void {
   }
 }
 
+/** Bytes of the longest length prefix a frame can need (the varint of MAX_CHAT_FRAME_BYTES). */
+const MAX_LENGTH_PREFIX_BYTES = 3
+
+/**
+ * The frame-length decoder for lpStream. lpStream applies its length-of-length limit only once a
+ * varint is complete, so a prefix of bytes that all carry the continuation bit (0xff 0xff …) was
+ * buffered one byte at a time until the idle timeout, at ~100 bytes of heap per byte received.
+ * This refuses a prefix as soon as it is longer than any frame needs.
+ */
+export function decodeChatFrameLength (data: Uint8ArrayList): number {
+  let length = 0
+  for (let index = 0; index < data.byteLength; index++) {
+    if (index >= MAX_LENGTH_PREFIX_BYTES) throw new ChatProtocolError('the length prefix is longer than any frame needs', 'oversized')
+    const byte = data.get(index)
+    length += (byte & 0x7f) * 2 ** (7 * index)
+    if ((byte & 0x80) === 0) return length
+  }
+  throw new RangeError('incomplete length prefix') // lpStream reads one more byte
+}
+
 export function encodeChatFrame (frame: DecodedChatFrame): Uint8Array {
   return ChatFrame.encode(frame.kind === 'message'
     ? { kind: ChatFrame.Kind.MESSAGE, id: frame.id as Uint8Array<ArrayBuffer>, sequence: frame.sequence, sentAt: BigInt(frame.sentAt), text: frame.text }
@@ -56,6 +76,8 @@ export function decodeChatFrame (data: Uint8Array | Uint8ArrayList): DecodedChat
   }
   if (fromString(frame.text).byteLength > MAX_CHAT_TEXT_BYTES) throw new ChatProtocolError('text exceeds 16 KiB', 'oversized')
   if (frame.text === '' || frame.sentAt === 0n) throw new ChatProtocolError('a message needs text and a time', 'malformed')
+  // sentAt becomes a JS number: past 2^53 it would no longer be the value that was sent.
+  if (frame.sentAt > BigInt(Number.MAX_SAFE_INTEGER)) throw new ChatProtocolError('sentAt is not a safe integer', 'malformed')
   // protons decodes an encoded lone surrogate (e.g. ED A0 80, invalid UTF-8) to itself and
   // re-encodes it identically, so the canonical check above lets it through.
   if (LONE_SURROGATE.test(frame.text)) throw new ChatProtocolError('text is not valid UTF-8', 'malformed')

@@ -6,7 +6,7 @@ import { ChatProtocolError } from '../../errors.ts'
 import { classifyTransport } from '../../network/connections.ts'
 import { webrtcAddressFor } from '../../network/webrtc-address.ts'
 import { ChatHistory } from './chat-history.ts'
-import { CHAT_PROTOCOL, MAX_CHAT_FRAME_BYTES, MESSAGE_ID_BYTES, checkChatText, decodeChatFrame, encodeChatFrame } from './chat-codec.ts'
+import { CHAT_PROTOCOL, MAX_CHAT_FRAME_BYTES, MESSAGE_ID_BYTES, checkChatText, decodeChatFrame, decodeChatFrameLength, encodeChatFrame } from './chat-codec.ts'
 import { PeerRateLimiter } from './rate-limiter.ts'
 import type { ChatMessage, ChatPath, Conversation } from './chat-history.ts'
 import type { ReadableStore } from '../../stores/store.ts'
@@ -200,7 +200,7 @@ class WebkadChat implements ChatService, Startable {
     const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(120_000)])
     const { stream, path } = await this.openStream(peer, signal)
     this.history.setPath(peer.toString(), path)
-    const lp = lpStream(stream, { maxDataLength: MAX_CHAT_FRAME_BYTES })
+    const lp = lpStream(stream, { maxDataLength: MAX_CHAT_FRAME_BYTES, lengthDecoder: decodeChatFrameLength })
     const pending = this.history.pending(peer.toString())
     const unacked = new Map<string, ChatMessage>()
     let windowOpened: (() => void) | undefined
@@ -261,7 +261,7 @@ class WebkadChat implements ChatService, Startable {
     // The sender is the authenticated remote peer of the connection, never a field of the message.
     const peer = connection.remotePeer.toString()
     this.history.setPath(peer, chatPathOf(connection))
-    const lp = lpStream(stream, { maxDataLength: MAX_CHAT_FRAME_BYTES })
+    const lp = lpStream(stream, { maxDataLength: MAX_CHAT_FRAME_BYTES, lengthDecoder: decodeChatFrameLength })
     try {
       for (;;) {
         let data

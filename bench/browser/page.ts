@@ -1,0 +1,176 @@
+/**
+ * Section 4: the page itself. Time from navigation to "online" (relay connected, reservation
+ * held), clicking Connect as soon as the bootnode field is pre-filled; and the size of the JS
+ * the browser downloads, with an estimate of what makes it big.
+ */
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
+import { REPO_ROOT } from '../lib/app-build.ts'
+import { analyzeBundle } from '../lib/bundle-breakdown.ts'
+import { newBenchContext, openWorld, watchPageErrors } from '../lib/browser-harness.ts'
+import { round, summarize } from '../lib/stats.ts'
+import type { BrowserBenchOptions } from '../lib/browser-harness.ts'
+import type { BenchRow, BenchSection } from '../lib/types.ts'
+import type { BrowserContext } from 'playwright-core'
+
+const GOAL_ONLINE_MS = 1000
+const GOAL_BUNDLE_GZIP_KB = 250
+/** The stock recipe on this machine: tab load to node ready 1.0-1.2 s (../shared/notes). */
+const STOCK_RECIPE_READY = '1000-1200'
+
+/** Milestones of one load, in ms since navigation start (performance.now() in the page). */
+interface LoadMarks {
+  /** The bootnode field shows a value and Connect is enabled: the app is usable. */
+  prefilled?: number
+  clicked?: number
+  online?: number
+  /** session.state timings, in ms since the click. */
+  relayConnectedMs?: number
+  reservationMs?: number
+}
+
+declare global {
+  interface Window { __webkadLoad?: LoadMarks }
+}
+
+/**
+ * Runs in every page before the app: clicks Connect the moment the field is pre-filled and
+ * notes when the status turns online. A MutationObserver, so no polling delay is added.
+ */
+function watchLoad (): void {
+  const marks: LoadMarks = {}
+  window.__webkadLoad = marks
+  const check = (): void => {
+    if (marks.clicked == null) {
+      const field = document.getElementById('bootnodes') as HTMLTextAreaElement | null
+      const button = [...document.querySelectorAll('button[type=submit]')].find(candidate => candidate.textContent === 'Connect') as HTMLButtonElement | undefined
+      if (field != null && field.value.trim() !== '' && button != null && !button.disabled) {
+        marks.prefilled = performance.now()
+        button.click()
+        marks.clicked = performance.now()
+      }
+    }
+    if (marks.online == null && document.querySelector('[data-testid="node-status"][data-status="online"]') != null) {
+      marks.online = performance.now()
+      observer.disconnect()
+    }
+  }
+  const observer = new MutationObserver(check)
+  observer.observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-status', 'disabled'] })
+}
+
+async function measureLoad (context: BrowserContext, url: string, errors: string[], label: string): Promise<LoadMarks> {
+  const page = await context.newPage()
+  watchPageErrors(page, label, errors)
+  try {
+    await page.goto(url)
+    await page.waitForFunction(() => window.__webkadLoad?.online != null, undefined, { timeout: 30_000 })
+    return await page.evaluate(() => {
+      const timings = window.webkad?.session.state.getSnapshot().timings
+      return { ...window.__webkadLoad, relayConnectedMs: timings?.relayConnectedMs, reservationMs: timings?.reservationMs }
+    })
+  } finally {
+    await page.close()
+  }
+}
+
+async function bundleFiles (): Promise<Array<{ name: string, bytes: number, gzipBytes: number }>> {
+  const assets = join(REPO_ROOT, 'dist', 'assets')
+  const names = (await readdir(assets)).filter(name => name.endsWith('.js'))
+  return await Promise.all(names.map(async (name) => {
+    const content = await readFile(join(assets, name))
+    return { name, bytes: content.byteLength, gzipBytes: gzipSync(content, { level: 9 }).byteLength }
+  }))
+}
+
+function kb (bytes: number): number {
+  return round(bytes / 1000)
+}
+
+export async function runPageLoad (options: BrowserBenchOptions): Promise<BenchSection> {
+  const loads = options.quick ? 5 : 10
+  const world = await openWorld(options)
+  const errors = world.pageErrors
+  const cold: LoadMarks[] = []
+  const warm: LoadMarks[] = []
+  try {
+    await world.context.addInitScript(watchLoad)
+    // Cold: a new browser context (empty HTTP cache, new profile state) for every load.
+    for (let index = 0; index < loads; index++) {
+      const context = await newBenchContext(world.browser)
+      try {
+        await context.addInitScript(watchLoad)
+        cold.push(await measureLoad(context, world.relay.appUrl, errors, `cold load ${index + 1}`))
+      } finally {
+        await context.close()
+      }
+    }
+    // Warm: one context, a new tab each time (new identity, cached assets); the first is not counted.
+    await measureLoad(world.context, world.relay.appUrl, errors, 'warm-up load')
+    for (let index = 0; index < loads; index++) warm.push(await measureLoad(world.context, world.relay.appUrl, errors, `warm load ${index + 1}`))
+  } finally {
+    await world.close()
+  }
+
+  const files = await bundleFiles()
+  const gzipTotal = files.reduce((sum, file) => sum + file.gzipBytes, 0)
+  const rawTotal = files.reduce((sum, file) => sum + file.bytes, 0)
+  const breakdown = await analyzeBundle()
+
+  const pick = (marks: LoadMarks[], value: (mark: LoadMarks) => number | undefined): ReturnType<typeof summarize> =>
+    summarize(marks.map(value).filter((item): item is number => item != null))
+  const online = pick(cold, mark => mark.online)
+  const warmOnline = pick(warm, mark => mark.online)
+  const prefilled = pick(cold, mark => mark.prefilled)
+  const relayConnected = pick(cold, mark => mark.relayConnectedMs)
+  const reservation = pick(cold, mark => mark.reservationMs)
+
+  const rows: BenchRow[] = [
+    {
+      metric: `navigation → online p50 (cold, ${loads} loads)`,
+      value: round(online.p50),
+      unit: 'ms',
+      baseline: round(prefilled.p50),
+      baselineLabel: 'navigation → app usable (bootnode pre-filled), same loads',
+      ratio: round(online.p50 / prefilled.p50),
+      goal: `≤ ${GOAL_ONLINE_MS} ms`,
+      met: online.p50 <= GOAL_ONLINE_MS,
+      note: `p90 ${round(online.p90)} ms, max ${round(online.max)} ms; after the click: relay connected ${round(relayConnected.p50)} ms, reservation held ${round(reservation.p50)} ms (p50, session.state timings)`
+    },
+    {
+      metric: `navigation → online p50 (warm cache, ${loads} loads)`,
+      value: round(warmOnline.p50),
+      unit: 'ms',
+      baseline: round(pick(warm, mark => mark.prefilled).p50),
+      baselineLabel: 'navigation → app usable, same loads',
+      ratio: round(warmOnline.p50 / pick(warm, mark => mark.prefilled).p50),
+      note: `p90 ${round(warmOnline.p90)} ms`
+    },
+    { metric: 'reference: stock recipe tab load → node ready', value: STOCK_RECIPE_READY, unit: 'ms', note: 'recorded anchor on this machine, not this run' },
+    {
+      metric: 'JS bundle, gzip',
+      value: kb(gzipTotal),
+      unit: 'kB',
+      goal: `≤ ${GOAL_BUNDLE_GZIP_KB} kB`,
+      met: gzipTotal / 1000 <= GOAL_BUNDLE_GZIP_KB,
+      note: `${files.length} file(s), ${kb(rawTotal)} kB minified; gzip level 9 of dist/assets/*.js (kB = 1000 bytes)`
+    },
+    ...breakdown.groups.slice(0, 12).map((group): BenchRow => ({
+      metric: `bundle: ${group.name}`,
+      value: kb(group.gzipEstimate),
+      unit: 'kB gzip (est.)',
+      note: `${kb(group.bytes)} kB minified, ${Math.round(group.bytes / breakdown.totalBytes * 100)}% of the bundle${group.examples.length > 0 ? `; largest: ${group.examples.join(', ')}` : ''}`
+    }))
+  ]
+  return {
+    title: 'Page: navigation to online, and bundle size',
+    rows,
+    notes: [
+      `Every load opens a new tab on the relay's app URL (default configuration); an init script clicks Connect the moment the bootnode field is pre-filled from /bootstrap (a MutationObserver, no polling) and records when [data-testid=node-status] turns data-status=online. Times are performance.now() in the page, i.e. since navigation start. Cold: a new browser context per load; warm: one context, assets cached.`,
+      `Bundle breakdown: a second \`vite build --sourcemap\` into a temporary directory; every byte of the minified output is attributed to the source its mapping points to, grouped by npm package; gzip per group is estimated by compressing each group's bytes alone and scaling so the groups sum to the real gzip size. ${breakdown.families.map(family => `${family.name} ≈ ${kb(family.gzipEstimate)} kB`).join(', ')}.`,
+      ...(breakdown.unmappedBytes > 0 ? [`${kb(breakdown.unmappedBytes)} kB of the minified output has no source mapping (bundler glue) and is left out of the groups.`] : []),
+      ...errors.map(error => `page error: ${error}`)
+    ]
+  }
+}

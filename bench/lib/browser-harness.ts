@@ -1,0 +1,196 @@
+/**
+ * What the browser benchmarks share: Chromium launched with the e2e flags (no STUN/TURN, no
+ * name resolution, no mDNS), the real relay as a child process serving dist/, and webkad tabs
+ * driven through `window.webkad`.
+ */
+import { chromium } from 'playwright-core'
+import { DISABLE_FEATURES_ARG, HOST_RESOLVER_RULES_ARG, PLAYWRIGHT_DEFAULT_DISABLE_FEATURES_ARG } from '../../e2e/fixtures/browser-flags.ts'
+import { startRelayProcess } from '../../e2e/fixtures/relay-process.ts'
+import { findChromium } from '../../scripts/ensure-chromium.ts'
+import type { Connection } from '@libp2p/interface'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { RelayProcess } from '../../e2e/fixtures/relay-process.ts'
+import type { BenchOptions } from './types.ts'
+
+/** Options of a browser benchmark: it launches its own Chromium unless given one. */
+export interface BrowserBenchOptions extends BenchOptions {
+  browser?: Browser
+}
+
+/** The launch flags of e2e/playwright.config.ts, unchanged. */
+export async function launchBrowser (): Promise<Browser> {
+  const executablePath = findChromium()
+  if (executablePath === undefined) throw new Error('Chromium not found: run "npx tsx scripts/ensure-chromium.ts" (or set CHROMIUM_PATH)')
+  return await chromium.launch({
+    executablePath,
+    headless: true,
+    ignoreDefaultArgs: [PLAYWRIGHT_DEFAULT_DISABLE_FEATURES_ARG],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      DISABLE_FEATURES_ARG,
+      HOST_RESOLVER_RULES_ARG
+    ]
+  })
+}
+
+/**
+ * A browser context whose pages can run functions compiled by tsx: esbuild's keepNames wraps
+ * named inner functions in `__name(fn, "name")`, a helper that only exists in Node.
+ */
+export async function newBenchContext (browser: Browser): Promise<BrowserContext> {
+  const context = await browser.newContext()
+  await context.addInitScript({ content: 'globalThis.__name = (fn) => fn' })
+  return context
+}
+
+/** One benchmark's world: a fresh relay and a fresh browser context; `close()` tears both down. */
+export interface BenchWorld {
+  relay: RelayProcess
+  browser: Browser
+  context: BrowserContext
+  /** Errors that escaped a page (pageerror, crashes), for the section's notes. */
+  pageErrors: string[]
+  /** Opens a webkad tab; `query` is appended to the app URL (e.g. `scheduler=off`). */
+  openTab(options?: OpenTabOptions): Promise<BenchTab>
+  close(): Promise<void>
+}
+
+export interface OpenTabOptions {
+  query?: string
+  /** Connect to the relay after loading (through `session.connect`). @default true */
+  connect?: boolean
+}
+
+/** A loaded webkad tab. */
+export interface BenchTab {
+  page: Page
+  label: string
+  peerId: string
+}
+
+export async function openWorld (options: { browser?: Browser } = {}): Promise<BenchWorld> {
+  const ownBrowser = options.browser == null
+  const browser = options.browser ?? await launchBrowser()
+  let relay: RelayProcess
+  try {
+    relay = await startRelayProcess()
+  } catch (err) {
+    if (ownBrowser) await browser.close()
+    throw err
+  }
+  const context = await newBenchContext(browser)
+  const pageErrors: string[] = []
+  let tabs = 0
+  return {
+    relay,
+    browser,
+    context,
+    pageErrors,
+    async openTab (tabOptions: OpenTabOptions = {}) {
+      const label = `tab ${++tabs}`
+      const page = await context.newPage()
+      watchPageErrors(page, label, pageErrors)
+      const url = tabOptions.query == null ? relay.appUrl : `${relay.appUrl}?${tabOptions.query}`
+      await page.goto(url)
+      await page.waitForFunction(() => window.webkad != null, undefined, { timeout: 20_000 })
+      const peerId = await page.evaluate(() => window.webkad?.peerId ?? '')
+      const tab = { page, label, peerId }
+      if (tabOptions.connect !== false) await connectTab(tab, relay.multiaddr)
+      return tab
+    },
+    async close () {
+      await context.close().catch(() => {})
+      if (ownBrowser) await browser.close().catch(() => {})
+      await relay.dispose()
+    }
+  }
+}
+
+export function watchPageErrors (page: Page, label: string, sink: string[]): void {
+  page.on('pageerror', (error) => { sink.push(`${label}: ${error.name}: ${error.message}`) })
+  page.on('crash', () => { sink.push(`${label}: page crashed`) })
+}
+
+/** `session.connect` (the Connect button's code path); resolves once the tab is online. */
+export async function connectTab (tab: BenchTab, bootnode: string): Promise<void> {
+  await tab.page.evaluate(async (bootnode) => {
+    const session = window.webkad?.session
+    if (session == null) throw new Error('window.webkad is missing')
+    await session.connect(bootnode)
+  }, bootnode)
+}
+
+/** Finds `target` through the DHT from `tab`, retrying while the relay does not know it yet. */
+export async function findPeerWithRetry (tab: BenchTab, target: string, timeoutMs = 10_000): Promise<void> {
+  await tab.page.evaluate(async ({ target, timeoutMs }) => {
+    const session = window.webkad?.session
+    if (session == null) throw new Error('window.webkad is missing')
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      try {
+        await session.findPeer(target)
+        return
+      } catch (err) {
+        if ((err as Error).name !== 'PeerNotFoundError' || Date.now() > deadline) throw err
+        await new Promise(resolve => setTimeout(resolve, 100))
+      }
+    }
+  }, { target, timeoutMs })
+}
+
+/**
+ * Closes every WebRTC connection `tab` holds to `peer` and waits until none is left (as
+ * e2e/specs/repeated-dial.spec.ts does). Drops kad-dht's keep-alive tags first: libp2p redials
+ * keep-alive peers at once, which would race the next dial. Returns how many were aborted.
+ */
+export async function closeWebRTCConnections (tab: BenchTab, peer: string): Promise<number> {
+  return await tab.page.evaluate(async (peer) => {
+    const node = window.webkad?.node
+    if (node == null) throw new Error('tab is not connected')
+    const remote = node.getConnections().find(connection => connection.remotePeer.toString() === peer)?.remotePeer
+    if (remote != null) {
+      const tags = (await node.peerStore.get(remote)).tags
+      const keepAlive = Object.fromEntries([...tags.keys()].filter(name => name.startsWith('keep-alive')).map(name => [name, undefined]))
+      if (Object.keys(keepAlive).length > 0) await node.peerStore.merge(remote, { tags: keepAlive })
+    }
+    const webrtc = (): Connection[] => node.getConnections()
+      .filter(connection => connection.remotePeer.toString() === peer && connection.remoteAddr.toString().includes('/webrtc'))
+    let aborted = 0
+    const closeAll = async (): Promise<void> => {
+      await Promise.all(webrtc().filter(connection => connection.status === 'open').map(async (connection) => {
+        await connection.close({ signal: AbortSignal.timeout(3000) }).catch((err: unknown) => {
+          aborted++
+          connection.abort(err instanceof Error ? err : new Error(String(err)))
+        })
+      }))
+    }
+    await closeAll()
+    const deadline = Date.now() + 10_000
+    while (webrtc().length > 0) {
+      if (Date.now() > deadline) throw new Error(`WebRTC connections to ${peer} still open after close()`)
+      await new Promise(resolve => setTimeout(resolve, 25))
+      await closeAll()
+    }
+    return aborted
+  }, peer)
+}
+
+export async function sleep (ms: number): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, ms))
+}
+
+/** Runs `body` with a world, always closing it. */
+export async function withWorld<T> (options: { browser?: Browser }, body: (world: BenchWorld) => Promise<T>): Promise<T> {
+  const world = await openWorld(options)
+  try {
+    return await body(world)
+  } finally {
+    await world.close()
+  }
+}

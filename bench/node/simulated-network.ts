@@ -688,6 +688,9 @@ function sectionNotes (results: NetworkResult[], plan: SimulationPlan, tuned: Dh
     `Churn: ${plan.puts} records are Put from random nodes, then ${plan.gets} Gets from random live nodes per phase (cycling over the records); 10% of nodes are stopped at once with node.stop() (no record handoff, no republish), then 20% more (30% in total). A Get counts only when another node returned the exact record (a getter's own copy does not count). Dials to a stopped node fail at once on the memory transport, so churn is cheaper here than on a real network where they time out.`,
     'RSS per node: growth of the process RSS over the build divided by N, after a full GC. Event-loop delay is how late the loop ran (perf_hooks); when it reaches seconds, kad-dht\'s wall-clock timeouts fire without real faults. The machine is shared: wall times vary between runs, CPU times less so.'
   ]
+  if (results.some(r => r.variant.label === LIBRARY_DEFAULTS_VARIANT.label)) {
+    notes.push(`Same-run baseline: the library's DHT settings (alpha 10, 10 disjoint paths, ping before add, connection monitor on, 300 connections; same transport and encryption) at N=${BASELINE_SIZE}, where both are near full mesh — so hops and messages match and the difference shows in build CPU and memory. At N=256 the library settings took 141 s of build CPU (vs 18 s) and 3.5 GB RSS, and 25 lookups had not finished after 5 minutes (measured once while writing this bench; likely the connection monitor pinging every connection of 256 nodes every 10 s, plus a ping per new contact), so the baseline is not run there.`)
+  }
   if (concurrent) notes.push(`Quick mode: N=${results.at(-1)?.n ?? ''} ran in one process while the smaller networks ran in another, so times and event-loop figures include that contention.`)
   if (goal != null) {
     const summary = summarize(goal.lookups)

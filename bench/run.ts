@@ -119,7 +119,8 @@ async function main (): Promise<void> {
 
   const resultsDir = join(REPO_ROOT, 'bench', 'results')
   await mkdir(resultsDir, { recursive: true })
-  const file = join(resultsDir, 'latest.json')
+  // A partial run (--only) must not replace the last complete one.
+  const file = join(resultsDir, only == null ? 'latest.json' : `latest-only-${[...only].join('-')}.json`)
   await writeFile(file, JSON.stringify({
     startedAt: startedAt.toISOString(),
     quick,
@@ -132,3 +133,5 @@ async function main (): Promise<void> {
 }
 
 await main()
+// A section may leave handles behind (worker processes, timers); the run is over.
+process.exit()

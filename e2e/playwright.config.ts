@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from '@playwright/test'
 import { findChromium } from '../scripts/ensure-chromium.ts'
-import { DISABLE_FEATURES_ARG, HOST_RESOLVER_RULES_ARG, PLAYWRIGHT_DEFAULT_DISABLE_FEATURES_ARG } from './fixtures/browser-flags.ts'
+import { CHROMIUM_ARGS, PLAYWRIGHT_DEFAULT_DISABLE_FEATURES_ARG } from './fixtures/browser-flags.ts'
 
 const chromium = findChromium()
 if (chromium === undefined) {
@@ -25,17 +25,7 @@ export default defineConfig({
     launchOptions: {
       executablePath: chromium,
       ignoreDefaultArgs: [PLAYWRIGHT_DEFAULT_DISABLE_FEATURES_ARG],
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        DISABLE_FEATURES_ARG,
-        HOST_RESOLVER_RULES_ARG
-      ]
+      args: CHROMIUM_ARGS
     }
   }
 })

@@ -4,7 +4,7 @@
  * driven through `window.webkad`.
  */
 import { chromium } from 'playwright-core'
-import { DISABLE_FEATURES_ARG, HOST_RESOLVER_RULES_ARG, PLAYWRIGHT_DEFAULT_DISABLE_FEATURES_ARG } from '../../e2e/fixtures/browser-flags.ts'
+import { CHROMIUM_ARGS, PLAYWRIGHT_DEFAULT_DISABLE_FEATURES_ARG } from '../../e2e/fixtures/browser-flags.ts'
 import { startRelayProcess } from '../../e2e/fixtures/relay-process.ts'
 import { findChromium } from '../../scripts/ensure-chromium.ts'
 import type { Connection } from '@libp2p/interface'
@@ -25,17 +25,7 @@ export async function launchBrowser (): Promise<Browser> {
     executablePath,
     headless: true,
     ignoreDefaultArgs: [PLAYWRIGHT_DEFAULT_DISABLE_FEATURES_ARG],
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      DISABLE_FEATURES_ARG,
-      HOST_RESOLVER_RULES_ARG
-    ]
+    args: CHROMIUM_ARGS
   })
 }
 

@@ -42,6 +42,8 @@ interface PageBenchState {
   sinkMessages: number
   /** How the receiver's last sink stream ended (for error messages). */
   lastSinkClose?: string
+  /** Data channel ids of the libp2p streams this (sending) tab opened, in order. */
+  channelsUsed?: number[]
 }
 
 declare global {
@@ -98,7 +100,8 @@ async function installHandlers (tab: BenchTab): Promise<void> {
       stream.addEventListener('remoteCloseWrite', () => { void stream.close().catch(() => {}) })
       stream.addEventListener('close', (event) => {
         const error = (event as unknown as { error?: Error }).error
-        state.lastSinkClose = `receiver's stream closed after ${received} B, status ${stream.status}${error != null ? `, ${error.name}: ${error.message}` : ''}`
+        const channelId = (stream as unknown as { channel?: RTCDataChannel }).channel?.id ?? '?'
+        state.lastSinkClose = `receiver's stream on channel ${channelId} closed after ${received} B, status ${stream.status}${error != null ? `, ${error.name}: ${error.message}` : ''}`
       })
     })
   }, { echo: ECHO_PROTOCOL, sink: SINK_PROTOCOL })
@@ -124,6 +127,8 @@ async function libp2pRoundTrips (tab: BenchTab, peer: string, count: number): Pr
       candidate.remoteAddr.toString().includes('/webrtc') && candidate.status === 'open' && candidate.limits == null)
     if (connection == null) throw new Error('no open WebRTC connection to the peer')
     const stream: Stream = await connection.newStream(protocol)
+    const state = window.__webkadBench ??= { expect: 0, bareMode: 'echo', sinkMessages: 0 }
+    ;(state.channelsUsed ??= []).push((stream as unknown as { channel?: RTCDataChannel }).channel?.id ?? -1)
     let answered: (() => void) | undefined
     let failed: ((err: Error) => void) | undefined
     stream.addEventListener('message', () => { answered?.() })
@@ -153,6 +158,8 @@ async function libp2pThroughput (sender: BenchTab, receiver: BenchTab, peer: str
     const stream: Stream = await connection.newStream(protocol)
     // The stream's RTCDataChannel (a property of @libp2p/webrtc's WebRTCStream): count what reaches it.
     const channel = (stream as unknown as { channel?: RTCDataChannel }).channel
+    const state = window.__webkadBench ??= { expect: 0, bareMode: 'echo', sinkMessages: 0 }
+    ;(state.channelsUsed ??= []).push(channel?.id ?? -1)
     let channelMessages = 0
     if (channel != null) {
       const send = channel.send.bind(channel) as (data: ArrayBufferView) => void
@@ -162,7 +169,7 @@ async function libp2pThroughput (sender: BenchTab, receiver: BenchTab, peer: str
     const acked = new Promise<void>((resolve, reject) => {
       stream.addEventListener('message', () => { resolve() }, { once: true })
       stream.addEventListener('close', (event) => {
-        reject(new Error(`stream closed before the ack: ${(event as unknown as { error?: Error }).error?.message ?? 'no error'}; sent ${stream.status}, write buffer ${stream.writeBufferLength} B`))
+        reject(new Error(`stream on data channel ${channel?.id ?? '?'} closed before the ack: ${(event as unknown as { error?: Error }).error?.message ?? 'no error'}; status ${stream.status}, write buffer ${stream.writeBufferLength} B`))
       }, { once: true })
     })
     acked.catch(() => {})
@@ -325,6 +332,8 @@ async function libp2pMaxPayload (tab: BenchTab, peer: string): Promise<number> {
       candidate.remoteAddr.toString().includes('/webrtc') && candidate.status === 'open')
     if (connection == null) throw new Error('no open WebRTC connection to the peer')
     const stream = await connection.newStream(protocol)
+    const state = window.__webkadBench ??= { expect: 0, bareMode: 'echo', sinkMessages: 0 }
+    ;(state.channelsUsed ??= []).push((stream as unknown as { channel?: RTCDataChannel }).channel?.id ?? -1)
     const size = (stream as unknown as { maxMessageSize?: number }).maxMessageSize ?? 0
     await stream.close()
     return size
@@ -384,7 +393,8 @@ export async function runStreams (options: BrowserBenchOptions): Promise<BenchSe
         return await run()
       } catch (err) {
         const receiverSide = await receiver.page.evaluate(() => window.__webkadBench?.lastSinkClose ?? 'receiver saw no close')
-        failures.push(`${id}: ${(err as Error).message.split('\n')[0] ?? ''} (${receiverSide})`)
+        const channels = await sender.page.evaluate(() => window.__webkadBench?.channelsUsed ?? [])
+        failures.push(`${id}: ${(err as Error).message.split('\n')[0] ?? ''} (${receiverSide}; channel ids of the sender's streams so far: ${channels.join(', ')})`)
         return await run()
       }
     }

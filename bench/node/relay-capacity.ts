@@ -176,6 +176,8 @@ interface RampStep {
   /** Connections the relay's connection monitor had aborted by then (failed 10-s pings). */
   monitorAborts: number
   relayCpuMsPerClient: number
+  /** Clients started in this step. */
+  newClients: number
 }
 
 interface RampResult {
@@ -187,6 +189,7 @@ interface RampResult {
   firstRefusalAt?: number
   firstRefusal?: string
   clientRssPerClientBytes?: number
+  clientsHeld: number
   stoppedBecause?: string
   durationMs: number
 }
@@ -198,6 +201,8 @@ interface RampPlan {
   /** New clients per second over all workers (must stay under the relay's per-host rate). */
   perSecond: number
   concurrency: number
+  /** Relay status readings per step (each after a forced GC); the median is kept. */
+  readingsPerStep: number
 }
 
 async function ramp (plan: RampPlan, log: (text: string) => void): Promise<RampResult> {
@@ -254,9 +259,9 @@ async function ramp (plan: RampPlan, log: (text: string) => void): Promise<RampR
       total = target
       held += outcomes.filter(outcome => outcome.ok).length
       await sleep(1_500)
-      // RSS moves by ±20 MB between GCs: take the median of three readings.
+      // RSS moves by ±20 MB between GCs: take the median of three readings (one in quick mode).
       const readings: RelayStatus[] = []
-      for (let index = 0; index < 3; index++) readings.push(await relay.status())
+      for (let index = 0; index < plan.readingsPerStep; index++) readings.push(await relay.status())
       const status = { ...(readings.at(-1) as RelayStatus), rssBytes: percentile(readings.map(reading => reading.rssBytes), 0.5) }
       const clientStats = await Promise.all(workers.map(async worker => await worker.request<Extract<WorkerResponse, { type: 'stats' }>>({ type: 'stats', gc: false } as Omit<WorkerRequest, 'id'>)))
       const stillConnected = clientStats.reduce((sum, stats) => sum + stats.connected, 0)
@@ -277,7 +282,8 @@ async function ramp (plan: RampPlan, log: (text: string) => void): Promise<RampR
         dropped: Math.max(0, held - status.reservations),
         monitorAborts: relay.monitorAborts(),
         stillConnected,
-        relayCpuMsPerClient: cpuMs / toAdd
+        relayCpuMsPerClient: cpuMs / toAdd,
+        newClients: toAdd
       }
       steps.push(step)
       log(`  ${plan.label}: ${target} clients → ${status.reservations} reservations (${stillConnected} clients connected), relay RSS ${megabytes(status.rssBytes)} MB (${kilobytes(step.rssPerClientBytes)} KB/client), reserve p50 ${round(step.latencyP50)} ms${refused.length > 0 ? `, ${refused.length} refused: ${refused[0]?.error ?? ''}` : ''}${failed.length > 0 ? `, ${failed.length} failed: ${failed[0]?.error ?? ''}` : ''}`)
@@ -304,6 +310,7 @@ async function ramp (plan: RampPlan, log: (text: string) => void): Promise<RampR
       firstRefusalAt,
       firstRefusal,
       clientRssPerClientBytes: clientsHeld === 0 ? undefined : clientGrowth / clientsHeld,
+      clientsHeld,
       stoppedBecause,
       durationMs: performance.now() - startedAt
     }
@@ -331,15 +338,16 @@ async function burst (label: string, flags: string[], count: number): Promise<{ 
 export async function runRelayCapacity (options: BenchOptions): Promise<BenchSection> {
   const log = (text: string): void => { console.error(text) }
   const webkadSteps = options.quick ? [50, 100, 200] : [100, 250, 500, 750, 1000, 1024, 1100, 1500, 2000]
+  const readingsPerStep = options.quick ? 1 : 3
   console.error('relay capacity: library-default limits (baseline)')
-  const baseline = await ramp({ label: 'library defaults', flags: LIBRARY_DEFAULT_FLAGS, steps: [5, 10, 15, 20, 25], perSecond: 3, concurrency: 2 }, log)
+  const baseline = await ramp({ label: 'library defaults', flags: LIBRARY_DEFAULT_FLAGS, steps: [5, 10, 15, 20, 25], perSecond: 3, concurrency: 2, readingsPerStep }, log)
   const bursts = [await burst('library defaults', LIBRARY_DEFAULT_FLAGS, 20)]
   console.error('relay capacity: webkad relay defaults')
-  const webkad = await ramp({ label: 'webkad relay', flags: [], steps: webkadSteps, perSecond: ARRIVALS_PER_SECOND, concurrency: 16 }, log)
+  const webkad = await ramp({ label: 'webkad relay', flags: [], steps: webkadSteps, perSecond: ARRIVALS_PER_SECOND, concurrency: 16, readingsPerStep }, log)
   bursts.push(await burst('webkad relay', [], 20))
   const raised = options.quick
     ? undefined
-    : await ramp({ label: 'webkad relay, limits raised to 2000', flags: ['--max-reservations', '2000', '--max-connections', '2100'], steps: [1000, 1500, 2000], perSecond: ARRIVALS_PER_SECOND, concurrency: 16 }, log)
+    : await ramp({ label: 'webkad relay, limits raised to 2000', flags: ['--max-reservations', '2000', '--max-connections', '2100'], steps: [1000, 1500, 2000], perSecond: ARRIVALS_PER_SECOND, concurrency: 16, readingsPerStep }, log)
   return toSection([baseline, webkad, ...(raised != null ? [raised] : [])], bursts, options)
 }
 
@@ -351,7 +359,8 @@ function toSection (ramps: RampResult[], bursts: Array<{ label: string, ok: numb
     let previous: { rssBytes: number, reservations: number } = { rssBytes: result.idleRssBytes, reservations: 0 }
     for (const step of result.steps) {
       const added = step.reservations - previous.reservations
-      const marginal = added > 0 ? `; ${kilobytes((step.relayRssBytes - previous.rssBytes) / added)} KB per reservation added since the previous step` : ''
+      // Below ~100 new reservations the RSS noise (±20 MB) swamps the marginal cost.
+      const marginal = added >= 100 ? `; ${kilobytes((step.relayRssBytes - previous.rssBytes) / added)} KB per reservation added since the previous step` : ''
       previous = { rssBytes: step.relayRssBytes, reservations: step.reservations }
       rows.push({
         metric: `${result.label}: ${step.clients} clients → reservations held`,
@@ -361,13 +370,13 @@ function toSection (ramps: RampResult[], bursts: Array<{ label: string, ok: numb
         note: `relay RSS ${megabytes(step.relayRssBytes)} MB, ${step.connections} connections${step.refused > 0 ? `; ${step.refused} refused: ${step.firstError ?? ''}` : ''}${step.failed > 0 ? `; ${step.failed} failed without a refusal: ${step.firstFailure ?? ''}` : ''}${step.dropped > 0 ? `; ${step.dropped} granted earlier were DROPPED by the relay (${step.stillConnected} clients still connected; connection monitor aborts so far: ${step.monitorAborts})` : ''}`
       })
       const goalStep = result === webkad && step.clients === GOAL_CLIENTS
-      const withinNoise = Math.abs(step.relayRssBytes - result.idleRssBytes) < RSS_NOISE_BYTES
+      const withinNoise = step.relayRssBytes - result.idleRssBytes < RSS_NOISE_BYTES
       rows.push({
         metric: `${result.label}: ${step.clients} clients → relay RSS per client`,
         value: withinNoise ? `within noise (${megabytes(step.relayRssBytes - result.idleRssBytes)} MB over idle)` : kilobytes(step.rssPerClientBytes),
         unit: 'KB',
         ...(goalStep ? { goal: `≤ ${GOAL_KB_PER_CLIENT} KB at ${GOAL_CLIENTS} reserved clients`, met: step.reservations >= GOAL_CLIENTS && kilobytes(step.rssPerClientBytes) <= GOAL_KB_PER_CLIENT } : {}),
-        note: `(RSS − idle ${megabytes(result.idleRssBytes)} MB) / reservations${marginal}; relay CPU ${round(step.relayCpuMsPerClient)} ms per new client`
+        note: `(RSS − idle ${megabytes(result.idleRssBytes)} MB) / reservations${marginal}${step.newClients >= 50 ? `; relay CPU ${round(step.relayCpuMsPerClient)} ms per new client` : ''}`
       })
       rows.push({
         metric: `${result.label}: ${step.clients} clients → reservation latency p50/p95`,
@@ -390,7 +399,7 @@ function toSection (ramps: RampResult[], bursts: Array<{ label: string, ok: numb
         note: `fit of RSS against reservations over idle and ${result.steps.length} steps: the marginal cost, without the one-off growth in the average`
       })
     }
-    if (result.clientRssPerClientBytes != null) {
+    if (result.clientRssPerClientBytes != null && result.clientsHeld >= 100) {
       rows.push({ metric: `${result.label}: client-side RSS per lean client`, value: kilobytes(result.clientRssPerClientBytes), unit: 'KB', note: `growth of the worker processes / clients held (fixed costs dominate below ~100 clients); not the relay's cost — a tab costs far more (WebRTC, DHT, UI)` })
     }
   }
@@ -406,7 +415,7 @@ function toSection (ramps: RampResult[], bursts: Array<{ label: string, ok: numb
     `Baseline: the same relay started with ${LIBRARY_DEFAULT_FLAGS.join(' ')} — the circuit relay v2 and connection-manager defaults (15 reservations, 300 connections, 5 inbound connections per second per host), ramped at 3 clients/s so the reservation limit, not the rate limit, is what refuses. "webkad relay" is RELAY_DEFAULTS: 1024 reservations, 2048 connections, 200 inbound/s per host; ramped at ${ARRIVALS_PER_SECOND} clients/s (faster ramps overload the 2 shared cores: clients then time out before the relay refuses anything).`,
     `Clients are lean libp2p nodes: WebSockets + noise + yamux + identify + identifyPush + ping + circuit relay transport listening on <relay>/p2p-circuit (no WebRTC, no DHT, no connection monitor), ${CLIENTS_PER_WORKER} per forked worker process. A real tab also runs the DHT (so it takes a relay routing-table slot) and pings the relay every 3 s; neither is simulated here.`,
     'Reservation latency: from node.start() until the reservation is held — WebSocket dial, noise handshake, yamux, HOP RESERVE — measured in the client process while other clients are arriving.',
-    'RSS per client = (relay RSS at the step − relay RSS idle) / reservations held, read after a full GC in the relay (started with --expose-gc and a SIGUSR2 hook, bench/lib/gc-on-signal.ts; relay code unchanged). Early steps carry one-off costs (code warming up, heap growth), so the per-client figure falls as clients are added; the note also gives the marginal cost between steps. RSS still moves by ~±20 MB between readings (V8 returns pages when it likes): growth below 20 MB is shown as within noise, and at 1000 clients the per-client figure is ±~20 KB. Each step takes the median of three readings.',
+    'RSS per client = (relay RSS at the step − relay RSS idle) / reservations held, read after a full GC in the relay (started with --expose-gc and a SIGUSR2 hook, bench/lib/gc-on-signal.ts; relay code unchanged). Early steps carry one-off costs (code warming up, heap growth), so the per-client figure falls as clients are added; the note also gives the marginal cost between steps. RSS still moves by ~±20 MB between readings (V8 returns pages when it likes): growth below 20 MB is shown as within noise, and at 1000 clients the per-client figure is ±~20 KB. Each step takes the median of three readings (one in quick mode).',
     'The relay keeps libp2p\'s connection monitor on (it pings every connection at once every 10 s and aborts one whose ping takes > 5 s); a ramp also stops if the relay drops clients it had granted, and the relay\'s monitor log is counted as evidence. Lean clients do not run their own monitor (a tab pings the relay every 3 s).',
     'Burst rows: 20 clients started at once from 127.0.0.1 against a fresh relay. With the library defaults the relay accepts 5 inbound connections per second per host and closes the others during the handshake (the client sees an EncryptionFailedError / unexpected EOF) — every local tab shares one host, which is why webkad raises the rate to 200/s.',
     'The ramp stops at the first refusal (the relay answered RESERVATION_REFUSED, or closed/reset the connection). Timeouts are counted separately and end the ramp only when they exceed a tenth of a step. Errors are reported as the client saw them.'

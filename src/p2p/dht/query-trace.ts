@@ -1,3 +1,4 @@
+import { fromString } from 'uint8arrays'
 import { kadIdOfPeer, xorDistance, compactDistance, distanceLog2, toHex, compareDistances } from './kad-math.ts'
 import { createStore } from '../stores/store.ts'
 import type { ReadableStore } from '../stores/store.ts'
@@ -157,13 +158,7 @@ export class QueryLog {
 }
 
 function sortByDistance (peers: TracePeer[]): TracePeer[] {
-  return peers.sort((a, b) => compareDistances(hexBytes(a.distanceHex), hexBytes(b.distanceHex)))
-}
-
-function hexBytes (hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2)
-  for (let index = 0; index < out.length; index++) out[index] = parseInt(hex.slice(index * 2, index * 2 + 2), 16)
-  return out
+  return peers.sort((a, b) => compareDistances(fromString(a.distanceHex, 'base16'), fromString(b.distanceHex, 'base16')))
 }
 
 /** Converts a kad-dht event into a trace event; unknown kinds are dropped. */

@@ -61,14 +61,8 @@ export function createNetworkTasks (context: NetworkTaskContext): TaskDefinition
 function relayReservationTask ({ node, bootnodes, onRelayState }: NetworkTaskContext): TaskDefinition {
   const backoff = new Backoff(RELAY_BACKOFF_INITIAL_MS, RELAY_BACKOFF_MAX_MS)
   const relayIds = new Set(bootnodes.map(address => address.getComponents().findLast(component => component.name === 'p2p')?.value).filter((id): id is string => id != null))
-  const reservedOn = (): string | undefined => {
-    for (const address of node.getMultiaddrs()) {
-      if (!Circuit.matches(address)) continue
-      const relay = address.getComponents().find(component => component.name === 'p2p')?.value
-      if (relay != null && node.getConnections().some(connection => connection.remotePeer.toString() === relay && connection.status === 'open')) return relay
-    }
-    return undefined
-  }
+  const reservedOn = (): string | undefined => reservedRelayIds(node)
+    .find(relay => node.getConnections().some(connection => connection.remotePeer.toString() === relay && connection.status === 'open'))
   return {
     id: 'relay-reservation',
     title: 'Relay reservation',
@@ -83,7 +77,6 @@ function relayReservationTask ({ node, bootnodes, onRelayState }: NetworkTaskCon
         return { summary: `reserved on ${current.slice(-8)}` }
       }
       onRelayState({ reserved: false })
-      const failures: string[] = []
       for (const bootnode of bootnodes) {
         try {
           await node.dial(bootnode, { signal })
@@ -92,8 +85,8 @@ function relayReservationTask ({ node, bootnodes, onRelayState }: NetworkTaskCon
           backoff.reset()
           onRelayState({ reserved: true, relayPeerId: relay })
           return { summary: `re-reserved on ${relay.slice(-8)}` }
-        } catch (err) {
-          failures.push(`${bootnode.toString().slice(0, 40)}…: ${(err as Error).message}`)
+        } catch {
+          // try the next bootnode
         }
       }
       const retryInMs = backoff.fail()
@@ -103,15 +96,20 @@ function relayReservationTask ({ node, bootnodes, onRelayState }: NetworkTaskCon
   }
 }
 
+/** The relays this node announces a /p2p-circuit address through, i.e. holds a reservation on. */
+function reservedRelayIds (node: WebkadNode): string[] {
+  return node.getMultiaddrs()
+    .filter(address => Circuit.matches(address))
+    .map(address => address.getComponents().find(component => component.name === 'p2p')?.value)
+    .filter((id): id is string => id != null)
+}
+
 async function waitForReservation (node: WebkadNode, relayIds: Set<string>, timeoutMs: number, signal: AbortSignal): Promise<string> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     signal.throwIfAborted()
-    for (const address of node.getMultiaddrs()) {
-      if (!Circuit.matches(address)) continue
-      const relay = address.getComponents().find(component => component.name === 'p2p')?.value
-      if (relay != null && (relayIds.size === 0 || relayIds.has(relay))) return relay
-    }
+    const relay = reservedRelayIds(node).find(id => relayIds.size === 0 || relayIds.has(id))
+    if (relay != null) return relay
     await new Promise(resolve => setTimeout(resolve, 100))
   }
   throw new Error('connected to the relay but no reservation yet')

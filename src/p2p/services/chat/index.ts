@@ -1,7 +1,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { MemoryDatastore } from 'datastore-core'
-import { toString } from 'uint8arrays'
+import { fromString, toString } from 'uint8arrays'
 import { ChatProtocolError } from '../../errors.ts'
 import { classifyTransport } from '../../network/connections.ts'
 import { webrtcAddressFor } from '../../network/webrtc-address.ts'
@@ -225,7 +225,7 @@ class WebkadChat implements ChatService, Startable {
           await Promise.race([new Promise<void>(resolve => { windowOpened = resolve }), readAcks])
         }
         unacked.set(`${message.sequence}/${message.id}`, message)
-        await lp.write(encodeChatFrame({ kind: 'message', id: fromHex(message.id), sequence: BigInt(message.sequence), sentAt: message.sentAt, text: message.text }), { signal })
+        await lp.write(encodeChatFrame({ kind: 'message', id: fromString(message.id, 'base16'), sequence: BigInt(message.sequence), sentAt: message.sentAt, text: message.text }), { signal })
       }
       await readAcks
       await stream.close({ signal })
@@ -305,12 +305,6 @@ function describeFailure (err: unknown): string {
 function chatPathOf (connection: Connection): ChatPath {
   const transport = classifyTransport(connection.remoteAddr)
   return transport === 'relayed' || transport === 'webrtc' ? transport : 'direct'
-}
-
-function fromHex (hex: string): Uint8Array {
-  const bytes = new Uint8Array(hex.length / 2)
-  for (let index = 0; index < bytes.length; index++) bytes[index] = parseInt(hex.slice(index * 2, index * 2 + 2), 16)
-  return bytes
 }
 
 /** libp2p service factory: `services: { chat: webkadChat({ datastore }) }`. */

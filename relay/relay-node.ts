@@ -83,7 +83,7 @@ export async function startRelay (config: RelayConfig): Promise<Relay> {
         identifyPush: identifyPush(),
         // The connection monitor and kad-dht both ping; one outbound ping stream per connection
         // (the default) makes one of them fail and the monitor then drops the connection.
-        ping: ping({ maxOutboundStreams: 4 }),
+        ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }),
         relay: circuitRelayServer({
           // Tabs hold many streams over the relay while WebRTC is being negotiated.
           maxInboundHopStreams: 4 * config.maxReservations,

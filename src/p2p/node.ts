@@ -76,8 +76,9 @@ export async function createWebkadNode (init: WebkadNodeInit): Promise<WebkadNod
       // libp2p's connection monitor pings every connection each 10 s over /ipfs/ping too. With
       // the default limit of 1 outbound ping stream per connection, a heartbeat that meets
       // kad-dht's routing-table ping fails (TooManyOutboundProtocolStreamsError) and the monitor
-      // aborts the connection: tabs lost their relay ~10 s after Connect.
-      ping: ping({ maxOutboundStreams: 4 }),
+      // aborts the connection: tabs lost their relay ~10 s after Connect. The remote end must accept
+      // as many (its inbound default is 2), or the extra pings are refused there instead.
+      ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }),
       dht: webkadDHT(),
       chat: webkadChat({ datastore: init.chatDatastore })
     }

@@ -81,7 +81,10 @@ describe('DhtOperations on a network of real kad-dht nodes', () => {
     await operationsFor(author).put(key, { type: 'text', text: 'v2' }, { signal: signal() })
     const holders: TestDhtNode[] = []
     for (const peer of nodes) if (peer !== author && await peer.storedValue(keyBytes) != null) holders.push(peer)
-    const stale = holders[0]!
+    // The holder closest to the key: every lookup for the key must ask it (a cached copy on a
+    // farther peer may legitimately be skipped once the closest peers have answered).
+    const target = kadIdOfKey(keyBytes)
+    const stale = [...holders].sort((a, b) => compareDistances(xorDistance(kadIdOfPeer(a.node.peerId), target), xorDistance(kadIdOfPeer(b.node.peerId), target)))[0]!
     const oldRecord = await createSignedRecord(author.privateKey, author.node.peerId, { key, payload: { type: 'text', text: 'v1' }, sequence: 1n })
     await stale.injectValue(keyBytes, oldRecord)
 

@@ -8,6 +8,7 @@ import type { WebkadNode } from '../node.ts'
 import type { QueryLog } from './query-trace.ts'
 import type { RecordPayload, WebkadRecord } from './records.ts'
 import type { KadInternals } from './kad-internals.ts'
+import { EventTypes } from '@libp2p/kad-dht'
 import type { QueryEvent } from '@libp2p/kad-dht'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -108,7 +109,8 @@ export class DhtOperations {
     if (this.kad.routingTable.size === 0) {
       throw new NoPeersError('There are no peers to store the record on (is the relay connected?).')
     }
-    const current = await this.get(key, { signal: options.signal, quorum: 0, label: `${key} (read before Put)` }).catch((err: unknown) => {
+    const answered = new Set<string>()
+    const current = await this.findValue(key, { signal: options.signal, quorum: 0, label: `${key} (read before Put)` }, { repair: false, answered }).catch((err: unknown) => {
       if ((err as Error).name === 'RecordNotFoundError') return undefined
       throw err
     })
@@ -119,13 +121,30 @@ export class DhtOperations {
     const accepted = new Set<string>()
     const targets = new Set<string>()
     const errors = new Map<string, string>()
+    const onEvent = (event: QueryEvent): void => {
+      recorder.record(event)
+      if (event.name === 'FINAL_PEER') targets.add(event.peer.id.toString())
+      if (event.name === 'PEER_RESPONSE' && event.messageName === 'PUT_VALUE') accepted.add(event.from.toString())
+      if (event.name === 'QUERY_ERROR') errors.set(event.from.toString(), event.error?.message ?? 'error')
+    }
+    // The read was an iterative lookup towards the same key, so the peers that answered it
+    // include the k closest: store on those directly instead of looking them up again.
+    const closest = this.closestTo(kadIdOfKey(keyBytes), answered, this.kad.routingTable.kBucketSize)
     try {
-      for await (const event of this.node.services.dht.put(keyBytes, value, { signal: options.signal })) {
-        recorder.record(event as QueryEvent)
-        const typed = event as QueryEvent
-        if (typed.name === 'FINAL_PEER') targets.add(typed.peer.id.toString())
-        if (typed.name === 'PEER_RESPONSE' && typed.messageName === 'PUT_VALUE') accepted.add(typed.from.toString())
-        if (typed.name === 'QUERY_ERROR') errors.set(typed.from.toString(), typed.error?.message ?? 'error')
+      if (closest.length > 0) {
+        await this.kad.storeLocally(keyBytes, value, { signal: options.signal })
+        await Promise.all(closest.map(async peer => {
+          onEvent(finalPeerEvent(this.node.peerId, peer))
+          const stored = await this.kad.putValueTo(peer, keyBytes, value, { signal: options.signal, onEvent })
+          if (stored) return
+          // It answered, but without echoing the record back: not stored.
+          accepted.delete(peer.toString())
+          if (!errors.has(peer.toString())) errors.set(peer.toString(), 'did not store the record')
+        }))
+        options.signal.throwIfAborted()
+      } else {
+        // Nobody answered the read (e.g. every peer joined since): kad-dht's own put looks them up.
+        for await (const event of this.node.services.dht.put(keyBytes, value, { signal: options.signal })) onEvent(event as QueryEvent)
       }
     } catch (err) {
       if (isNoPeersFailure(err, this.kad)) {
@@ -149,6 +168,15 @@ export class DhtOperations {
    * holders of an outdated one, and caches it on the closest peer that had none.
    */
   async get (keyInput: string, options: GetOptions): Promise<GetResult> {
+    return await this.findValue(keyInput, options, { repair: true, answered: new Set() })
+  }
+
+  /**
+   * The lookup behind Get. `repair: false` skips correcting and caching (a Put is about to
+   * replace the record anyway); `answered` collects every peer that answered GET_VALUE, with or
+   * without a record, so a Put can store on the closest of them without a second lookup.
+   */
+  private async findValue (keyInput: string, options: GetOptions, internal: { repair: boolean, answered: Set<string> }): Promise<GetResult> {
     const { key } = parseRecordKey(keyInput)
     const keyBytes = fromString(key)
     const quorum = Math.max(0, Math.floor(options.quorum ?? 0))
@@ -186,7 +214,10 @@ export class DhtOperations {
       const event = progress.detail
       recorder.record(event)
       if (event.name === 'SEND_QUERY' && event.messageName === 'GET_VALUE') queriedPeers++
-      if (event.name === 'PEER_RESPONSE' && event.messageName === 'GET_VALUE') consider(event.from.toString(), event.record?.value)
+      if (event.name === 'PEER_RESPONSE' && event.messageName === 'GET_VALUE') {
+        internal.answered.add(event.from.toString())
+        consider(event.from.toString(), event.record?.value)
+      }
       if (event.name === 'PEER_RESPONSE' && event.messageName === 'PUT_VALUE') correctedByKad.add(event.from.toString())
       if (event.name === 'VALUE' && event.from.toString() === self) consider(self, event.value)
     }
@@ -227,16 +258,15 @@ export class DhtOperations {
       const outdated: GetResult['outdated'] = []
       await Promise.all(stale.map(async ({ peer, sequence }) => {
         let corrected = correctedByKad.has(peer)
-        if (!corrected && peer !== self) corrected = await this.sendRecord(peer, keyBytes, best.value, options.signal)
+        if (!corrected && peer !== self && internal.repair) corrected = await this.sendRecord(peer, keyBytes, best.value, options.signal)
         if (sequence >= 0n) outdated.push({ peer, sequence, corrected })
       }))
 
       // Kademlia caching: the closest peer that answered without a record gets a copy.
-      const target = kadIdOfKey(keyBytes)
       const lacking = [...responses.entries()].filter(([peer, response]) => response.kind === 'none' && peer !== self).map(([peer]) => peer)
       let cachedOn: string | undefined
-      const closestLacking = this.closestTo(target, lacking)
-      if (closestLacking != null && await this.sendRecord(closestLacking, keyBytes, best.value, options.signal)) cachedOn = closestLacking
+      const closestLacking = internal.repair ? this.closestTo(kadIdOfKey(keyBytes), lacking, 1)[0] : undefined
+      if (closestLacking != null && await this.sendRecord(closestLacking.toString(), keyBytes, best.value, options.signal)) cachedOn = closestLacking.toString()
 
       const summary = `sequence ${best.record.sequence} from ${holders.length} holder(s)` +
         (outdated.length > 0 ? `, ${outdated.filter(entry => entry.corrected).length}/${outdated.length} outdated corrected` : '') +
@@ -322,17 +352,22 @@ export class DhtOperations {
     }
   }
 
-  private closestTo (target: Uint8Array, peers: string[]): string | undefined {
+  /** The `count` peers closest to `target` among `peers` this node is connected to. */
+  private closestTo (target: Uint8Array, peers: Iterable<string>, count: number): PeerId[] {
     const known = new Map(this.node.getPeers().map(peer => [peer.toString(), peer]))
-    let best: { peer: string, distance: Uint8Array } | undefined
-    for (const peer of peers) {
+    return [...peers].flatMap(peer => {
       const peerId = known.get(peer)
-      if (peerId == null) continue
-      const distance = xorDistance(kadIdOfPeer(peerId), target)
-      if (best == null || compareDistances(distance, best.distance) < 0) best = { peer, distance }
-    }
-    return best?.peer
+      return peerId == null ? [] : [{ peerId, distance: xorDistance(kadIdOfPeer(peerId), target) }]
+    })
+      .sort((a, b) => compareDistances(a.distance, b.distance))
+      .slice(0, count)
+      .map(entry => entry.peerId)
   }
+}
+
+/** The event kad-dht emits for each of the k closest peers of a lookup, for a Put's trace. */
+function finalPeerEvent (from: PeerId, peer: PeerId): QueryEvent {
+  return { name: 'FINAL_PEER', type: EventTypes.FINAL_PEER, from, peer: { id: peer, multiaddrs: [] }, path: { index: -1, queued: 0, running: 0, total: 0 } }
 }
 
 function isCorrectionFailure (err: unknown): boolean {

@@ -63,6 +63,21 @@ describe('DhtOperations on a network of real kad-dht nodes', () => {
     }
   })
 
+  it('stores on the peers its read-before-write reached, without a second lookup', async () => {
+    const log = new QueryLog()
+    const author = nodes[7]!
+    const put = await new DhtOperations(author.node, author.privateKey, log).put('/webkad/one-lookup', { type: 'text', text: 'once' }, { signal: signal() })
+    const store = log.queries.getSnapshot().find(trace => trace.id === put.queryId)!
+    const sends = store.events.filter(event => event.kind === 'send-query')
+    // Only PUT_VALUE messages, one per closest peer: no FIND_NODE lookup of its own.
+    expect(sends.length).toBe(put.accepted.length + put.failed.length)
+    expect(sends.every(event => event.message === 'PUT_VALUE')).toBe(true)
+    expect(put.accepted.length).toBe(K)
+    expect(store.finalPeers.map(peer => peer.peer).sort()).toEqual([...put.accepted, ...put.failed.map(entry => entry.peer)].sort())
+    // This node stored it too, as kad-dht's put does.
+    expect(await author.storedValue(fromString('/webkad/one-lookup'))).toBeDefined()
+  })
+
   it('a second put by any node gets a higher sequence and wins', async () => {
     const key = '/webkad/shared'
     await operationsFor(nodes[2]!).put(key, { type: 'text', text: 'first' }, { signal: signal() })

@@ -107,6 +107,26 @@ describe('kadInternals on a real @libp2p/kad-dht', () => {
     expect(await internals.putValueTo(b.peerId, key, fromString('unsigned'), { signal: AbortSignal.timeout(5000) })).toBe(false)
   })
 
+  it('stores a record locally where kad-dht serves it from, for its own Get and for other peers', async () => {
+    const a = await dhtNode()
+    const b = await dhtNode()
+    await a.dial(b.getMultiaddrs()[0]!)
+    await waitFor('a in b\'s routing table', () => kadInternals(b.services.dht).routingTable.size === 1)
+    const author = await generateKeyPair('Ed25519')
+    const key = fromString('/webkad/stored-locally')
+    const value = await createSignedRecord(author, peerIdFromPrivateKey(author), { key: '/webkad/stored-locally', payload: { type: 'text', text: 'here' }, sequence: 1n })
+    await kadInternals(a.services.dht).storeLocally(key, value, { signal: AbortSignal.timeout(5000) })
+    const valuesFrom = async (node: DhtNode): Promise<Array<{ from: string, value: Uint8Array }>> => {
+      const found: Array<{ from: string, value: Uint8Array }> = []
+      for await (const event of node.services.dht.get(key, { signal: AbortSignal.timeout(5000) })) {
+        if (event.name === 'VALUE') found.push({ from: event.from.toString(), value: event.value })
+      }
+      return found
+    }
+    expect(await valuesFrom(a)).toEqual([{ from: a.peerId.toString(), value }])
+    expect(await valuesFrom(b)).toEqual([{ from: a.peerId.toString(), value }])
+  })
+
   it('throws KadInternalsChangedError for something that is not kad-dht', () => {
     for (const fake of [{}, { routingTable: {} }, { onPeerConnect: () => {}, routingTable: { size: 0 } }]) {
       let err: unknown

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 /** Inputs of `vite build`: a change to any of them makes dist/ stale. */
-const BUILD_INPUTS = ['src', 'public', 'index.html', 'vite.config.ts', 'package-lock.json']
+const BUILD_INPUTS = ['src', 'public', 'index.html', 'vite.config.ts', 'package-lock.json', 'patches']
 
 function newestMtime (path: string): number {
   if (!existsSync(path)) return 0

@@ -148,17 +148,23 @@ export async function analyzeBundle (): Promise<BundleBreakdown> {
   try {
     const build = spawnSync('npx', ['vite', 'build', '--sourcemap', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], { cwd: REPO_ROOT, encoding: 'utf8' })
     if (build.status !== 0) throw new Error(`vite build --sourcemap failed:\n${build.stdout}\n${build.stderr}`)
-    const assets = join(outDir, 'assets')
-    const scripts = (await readdir(assets)).filter(name => name.endsWith('.js'))
+    // Every JS file of the build, wherever it lands (as bench/browser/page.ts counts them).
+    const scripts = (await readdir(outDir, { recursive: true })).filter(name => /\.m?js$/.test(name))
     const entries: Array<{ name: string, source: string, text: string }> = []
     let totalBytes = 0
     let gzipBytes = 0
     let unmappedBytes = 0
     for (const script of scripts) {
-      const code = await readFile(join(assets, script), 'utf8')
+      const code = await readFile(join(outDir, script), 'utf8')
       totalBytes += Buffer.byteLength(code)
       gzipBytes += gzipSync(code, { level: 9 }).byteLength
-      const map = JSON.parse(await readFile(join(assets, `${script}.map`), 'utf8')) as SourceMap
+      const mapText = await readFile(join(outDir, `${script}.map`), 'utf8').catch(() => undefined)
+      if (mapText == null) {
+        // Copied as is (public/), not bundled: no map to attribute it with.
+        unmappedBytes += Buffer.byteLength(code)
+        continue
+      }
+      const map = JSON.parse(mapText) as SourceMap
       const { perSource, unmapped } = attribute(code, map)
       unmappedBytes += unmapped
       for (const [index, texts] of perSource) {

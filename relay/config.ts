@@ -21,9 +21,25 @@ export interface RelayConfig {
   maxConnections: number
   /** Inbound connections accepted per second from one host (library default 5). */
   inboundConnectionsPerSecond: number
+  /** Reservations held by peers connected from one IP (IPv6: one /64). */
+  maxReservationsPerIp: number
+  /** Open connections from one IP (IPv6: one /64). */
+  maxConnectionsPerIp: number
+  /** Open connections from one peer. */
+  maxConnectionsPerPeer: number
+  /** Inbound connections one peer may open per minute (bursts up to the same number). */
+  inboundPerMinutePerPeer: number
+  /** Relayed circuits one peer takes part in at once, as source or destination. */
+  maxCircuitsPerPeer: number
+  /** Relayed circuits opened from one IP at once. */
+  maxCircuitsPerIp: number
   /** Other relays to join: relays form the DHT backbone that tabs on different relays meet through. */
   bootstrap: string[]
 }
+
+const MAX_RESERVATIONS = 1024
+const MAX_CONNECTIONS = 2048
+const MAX_CIRCUITS_PER_PEER = 64
 
 export const RELAY_DEFAULTS = {
   host: '127.0.0.1',
@@ -31,9 +47,22 @@ export const RELAY_DEFAULTS = {
   httpPort: DEFAULT_RELAY_HTTP_PORT,
   dataDir: '.data/relay',
   // Sized for hundreds of tabs on one machine, all arriving from the same loopback host.
-  maxReservations: 1024,
-  maxConnections: 2048,
-  inboundConnectionsPerSecond: 200
+  maxReservations: MAX_RESERVATIONS,
+  maxConnections: MAX_CONNECTIONS,
+  inboundConnectionsPerSecond: 200,
+  // Per IP: by default as many as the relay holds in all (every local tab is 127.0.0.1); a public
+  // relay sets them lower. When not given they follow --max-reservations / --max-connections.
+  maxReservationsPerIp: MAX_RESERVATIONS,
+  maxConnectionsPerIp: MAX_CONNECTIONS,
+  // Per peer: a tab keeps one connection to the relay; a few more cover a reload or a network
+  // change before the relay notices the old one is gone. Reconnects are seconds apart.
+  maxConnectionsPerPeer: 8,
+  inboundPerMinutePerPeer: 30,
+  // go-libp2p allows 16; a tab signals every WebRTC dial through a circuit that then stays
+  // open until its 2 min limit, so a tab among hundreds takes part in more at once.
+  maxCircuitsPerPeer: MAX_CIRCUITS_PER_PEER,
+  // When not given: as many as the peers an IP may hold reservations for could open.
+  maxCircuitsPerIp: MAX_CIRCUITS_PER_PEER * MAX_RESERVATIONS
 } as const
 
 export const RELAY_USAGE = `usage: npm run relay -- [options]
@@ -44,9 +73,38 @@ export const RELAY_USAGE = `usage: npm run relay -- [options]
   --serve <dir>                  also serve the built app from <dir> (env WEBKAD_SERVE)
   --max-reservations <n>         relay reservations held at once (default ${RELAY_DEFAULTS.maxReservations})
   --max-connections <n>          open connections (default ${RELAY_DEFAULTS.maxConnections})
-  --inbound-per-second <n>       inbound connections per second per host (default ${RELAY_DEFAULTS.inboundConnectionsPerSecond})
+  --inbound-per-second <n>       inbound connections per second per IP (default ${RELAY_DEFAULTS.inboundConnectionsPerSecond})
+  --max-reservations-per-ip <n>  reservations held from one IP (default: --max-reservations)
+  --max-connections-per-ip <n>   open connections from one IP (default: --max-connections)
+  --max-connections-per-peer <n> open connections from one peer (default ${RELAY_DEFAULTS.maxConnectionsPerPeer})
+  --inbound-per-minute-per-peer <n>
+                                 inbound connections per minute per peer (default ${RELAY_DEFAULTS.inboundPerMinutePerPeer})
+  --max-circuits-per-peer <n>    relayed circuits a peer is in at once (default ${RELAY_DEFAULTS.maxCircuitsPerPeer})
+  --max-circuits-per-ip <n>      relayed circuits opened from one IP at once
+                                 (default: circuits per peer x reservations per IP)
   --bootstrap <multiaddr>        another relay to join (repeatable; env WEBKAD_RELAY_BOOTSTRAP, comma-separated)
-  --help                         show this text`
+  --help                         show this text
+every --max-* and --inbound-* limit also reads WEBKAD_RELAY_<FLAG>, e.g. WEBKAD_RELAY_MAX_CIRCUITS_PER_PEER;
+per-IP limits count an IPv6 /64 as one IP`
+
+/** The limit flags; each also reads WEBKAD_RELAY_<FLAG> from the environment. */
+const LIMIT_FLAGS = [
+  'max-reservations',
+  'max-connections',
+  'inbound-per-second',
+  'max-reservations-per-ip',
+  'max-connections-per-ip',
+  'max-connections-per-peer',
+  'inbound-per-minute-per-peer',
+  'max-circuits-per-peer',
+  'max-circuits-per-ip'
+] as const
+type LimitFlag = typeof LIMIT_FLAGS[number]
+
+/** WEBKAD_RELAY_MAX_CIRCUITS_PER_PEER for max-circuits-per-peer. */
+export function limitEnvName (flag: string): string {
+  return `WEBKAD_RELAY_${flag.toUpperCase().replaceAll('-', '_')}`
+}
 
 /** Thrown (as a value, not an error) when --help was asked for. */
 export const HELP_REQUESTED = Symbol('help')
@@ -97,9 +155,7 @@ export function parseRelayConfig (argv: string[], env: NodeJS.ProcessEnv = {}): 
         'http-port': { type: 'string' },
         'data-dir': { type: 'string' },
         serve: { type: 'string' },
-        'max-reservations': { type: 'string' },
-        'max-connections': { type: 'string' },
-        'inbound-per-second': { type: 'string' },
+        ...Object.fromEntries(LIMIT_FLAGS.map(flag => [flag, { type: 'string' as const }])),
         bootstrap: { type: 'string', multiple: true },
         help: { type: 'boolean' }
       }
@@ -116,15 +172,40 @@ export function parseRelayConfig (argv: string[], env: NodeJS.ProcessEnv = {}): 
   const dataDir = values['data-dir'] ?? env.WEBKAD_DATA_DIR ?? RELAY_DEFAULTS.dataDir
   if (dataDir.trim() === '') throw new RelayConfigError('--data-dir must not be empty')
   const serveDir = values.serve ?? env.WEBKAD_SERVE
+  const limitFlags = values as Partial<Record<LimitFlag, string>>
+  const limit = (flag: LimitFlag): number | undefined => {
+    const fromFlag = limitFlags[flag]
+    if (fromFlag != null) return parsePositive(`--${flag}`, fromFlag)
+    const fromEnv = env[limitEnvName(flag)]
+    // An empty variable is unset, as for WEBKAD_SERVE.
+    return fromEnv == null || fromEnv.trim() === '' ? undefined : parsePositive(limitEnvName(flag), fromEnv)
+  }
+  const maxReservations = limit('max-reservations') ?? RELAY_DEFAULTS.maxReservations
+  const maxConnections = limit('max-connections') ?? RELAY_DEFAULTS.maxConnections
+  const maxReservationsPerIp = limit('max-reservations-per-ip') ?? maxReservations
+  const maxConnectionsPerIp = limit('max-connections-per-ip') ?? maxConnections
+  const maxCircuitsPerPeer = limit('max-circuits-per-peer') ?? RELAY_DEFAULTS.maxCircuitsPerPeer
+  if (maxReservationsPerIp > maxReservations) {
+    throw new RelayConfigError(`--max-reservations-per-ip (${maxReservationsPerIp}) must not exceed --max-reservations (${maxReservations})`)
+  }
+  if (maxConnectionsPerIp > maxConnections) {
+    throw new RelayConfigError(`--max-connections-per-ip (${maxConnectionsPerIp}) must not exceed --max-connections (${maxConnections})`)
+  }
 
   const config: RelayConfig = {
     host,
     wsPort: wsPortText == null ? RELAY_DEFAULTS.wsPort : parsePort('--port', wsPortText),
     httpPort: httpPortText == null ? RELAY_DEFAULTS.httpPort : parsePort('--http-port', httpPortText),
     dataDir,
-    maxReservations: values['max-reservations'] == null ? RELAY_DEFAULTS.maxReservations : parsePositive('--max-reservations', values['max-reservations']),
-    maxConnections: values['max-connections'] == null ? RELAY_DEFAULTS.maxConnections : parsePositive('--max-connections', values['max-connections']),
-    inboundConnectionsPerSecond: values['inbound-per-second'] == null ? RELAY_DEFAULTS.inboundConnectionsPerSecond : parsePositive('--inbound-per-second', values['inbound-per-second']),
+    maxReservations,
+    maxConnections,
+    inboundConnectionsPerSecond: limit('inbound-per-second') ?? RELAY_DEFAULTS.inboundConnectionsPerSecond,
+    maxReservationsPerIp,
+    maxConnectionsPerIp,
+    maxConnectionsPerPeer: limit('max-connections-per-peer') ?? RELAY_DEFAULTS.maxConnectionsPerPeer,
+    inboundPerMinutePerPeer: limit('inbound-per-minute-per-peer') ?? RELAY_DEFAULTS.inboundPerMinutePerPeer,
+    maxCircuitsPerPeer,
+    maxCircuitsPerIp: limit('max-circuits-per-ip') ?? Math.min(Number.MAX_SAFE_INTEGER, maxCircuitsPerPeer * maxReservationsPerIp),
     bootstrap: parseBootstrapList(values.bootstrap ?? (env.WEBKAD_RELAY_BOOTSTRAP ?? '').split(','))
   }
   if (serveDir != null && serveDir !== '') config.serveDir = serveDir

@@ -1,5 +1,6 @@
 import { HELP_REQUESTED, parseRelayConfig, RELAY_USAGE } from './config.ts'
 import { serverPort, startRelayHttpServer } from './http-server.ts'
+import { describeLimitHit } from './limits.ts'
 import { relayStatus, startRelay } from './relay-node.ts'
 import type { Relay } from './relay-node.ts'
 import type { Server } from 'node:http'
@@ -33,7 +34,8 @@ async function main (): Promise<void> {
   let relay: Relay | undefined
   let http: Server | undefined
   try {
-    relay = await startRelay(config)
+    // One line per offender and limit, on stderr where an operator sees it.
+    relay = await startRelay(config, { onLimitHit: hit => { console.warn(`webkad relay: ${describeLimitHit(hit)}`) } })
     const node = relay.node
     const multiaddrs = (): string[] => node.getMultiaddrs().map(ma => ma.toString())
     http = await startRelayHttpServer({
@@ -49,6 +51,8 @@ async function main (): Promise<void> {
     console.log(`  bootstrap: ${httpBase}/bootstrap   (status: ${httpBase}/status)`)
     console.log(`  data dir:  ${config.dataDir}`)
     console.log(`  limits:    ${config.maxReservations} reservations, ${config.maxConnections} connections, ${config.inboundConnectionsPerSecond} inbound/s per host`)
+    console.log(`             per IP ${config.maxReservationsPerIp} reservations, ${config.maxConnectionsPerIp} connections, ${config.maxCircuitsPerIp} circuits; ` +
+      `per peer ${config.maxConnectionsPerPeer} connections, ${config.inboundPerMinutePerPeer} inbound/min, ${config.maxCircuitsPerPeer} circuits`)
     for (const other of config.bootstrap) console.log(`  joins:     ${other}`)
     if (config.serveDir != null) console.log(`  app:       ${httpBase}/`)
   } catch (err) {

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { bootstrap } from '@libp2p/bootstrap'
-import { RELAY_V2_HOP_CODEC, circuitRelayServer } from '@libp2p/circuit-relay-v2'
+import { RELAY_V2_HOP_CODEC, RELAY_V2_STOP_CODEC, circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { identify, identifyPush } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
@@ -15,15 +15,19 @@ import { kadInternals } from '../src/p2p/dht/kad-internals.ts'
 import { sweepExpiredRecords } from '../src/p2p/dht/record-sweep.ts'
 import { guardRecords } from '../src/p2p/dht/record-guard.ts'
 import { loadOrCreateRelayKey, prepareDataDir } from './identity.ts'
+import { describeLimitHit, ipGroup, RelayLimits } from './limits.ts'
+import { circuitRelayServerInternals } from './relay-internals.ts'
 import type { RelayConfig } from './config.ts'
+import type { LimitHit } from './limits.ts'
 import type { RelayStatus } from './http-server.ts'
 import type { KadRoutingTableInternals } from '../src/p2p/dht/kad-internals.ts'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
 import { KEEP_ALIVE } from '@libp2p/interface'
-import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Connection, ConnectionGater, Libp2p, PeerId } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 const log = logger('webkad:relay')
 const RECORD_SWEEP_INTERVAL_MS = 10_000
@@ -46,11 +50,32 @@ export interface Relay {
   stop(): Promise<void>
 }
 
+export interface StartRelayOptions {
+  /**
+   * Told the first time each offender hits each limit (not on every refusal); by default a line
+   * on the `webkad:relay` logger.
+   */
+  onLimitHit?(hit: LimitHit): void
+}
+
 /**
  * Starts node 1 of the network: WebSocket listener, circuit relay v2 server, and a DHT server
  * whose records live on disk in the data directory.
  */
-export async function startRelay (config: RelayConfig): Promise<Relay> {
+export async function startRelay (config: RelayConfig, options: StartRelayOptions = {}): Promise<Relay> {
+  const limits = new RelayLimits({
+    maxConnectionsPerIp: config.maxConnectionsPerIp,
+    maxConnectionsPerPeer: config.maxConnectionsPerPeer,
+    inboundPerMinutePerPeer: config.inboundPerMinutePerPeer,
+    maxReservationsPerIp: config.maxReservationsPerIp,
+    maxCircuitsPerPeer: config.maxCircuitsPerPeer,
+    maxCircuitsPerIp: config.maxCircuitsPerIp
+  }, { onFirstHit: options.onLimitHit ?? (hit => { log(describeLimitHit(hit)) }) })
+  // The gater runs inside createLibp2p's node; it needs the node to count connections.
+  const started: { node?: RelayNode } = {}
+  // Our circuit check answers with a HOP status first; the library's per-connection stream
+  // caps (which reset the stream) stay as a backstop above it.
+  const hopStreamsPerConnection = Math.max(16, 2 * config.maxCircuitsPerPeer)
   await prepareDataDir(config.dataDir)
   const privateKey = await loadOrCreateRelayKey(config.dataDir)
   const datastore = new LevelDatastore(join(config.dataDir, 'datastore'))
@@ -65,6 +90,7 @@ export async function startRelay (config: RelayConfig): Promise<Relay> {
       transports: [webSockets()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
+      connectionGater: limitsGater(limits, () => started.node),
       connectionManager: {
         maxConnections: config.maxConnections,
         // Every local tab arrives from the same host, so the per-host rate must allow bursts of tabs.
@@ -85,9 +111,8 @@ export async function startRelay (config: RelayConfig): Promise<Relay> {
         // (the default) makes one of them fail and the monitor then drops the connection.
         ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }),
         relay: circuitRelayServer({
-          // Tabs hold many streams over the relay while WebRTC is being negotiated.
-          maxInboundHopStreams: 4 * config.maxReservations,
-          maxOutboundStopStreams: 4 * config.maxReservations,
+          maxInboundHopStreams: hopStreamsPerConnection,
+          maxOutboundStopStreams: hopStreamsPerConnection,
           reservations: {
             maxReservations: config.maxReservations,
             // Relayed connections only carry WebRTC signalling (and limited-connection protocols):
@@ -103,6 +128,8 @@ export async function startRelay (config: RelayConfig): Promise<Relay> {
     throw err
   }
 
+  started.node = node
+  guardRelayServer(node, limits)
   const relayPeers = new Set<string>()
   node.addEventListener('peer:identify', (event) => {
     if (event.detail.protocols.includes(RELAY_V2_HOP_CODEC)) relayPeers.add(event.detail.peerId.toString())
@@ -171,4 +198,103 @@ async function forgetPeer (node: RelayNode, peerId: PeerId, routingTable: KadRou
   reservation?.signal?.clear?.()
   if (reservations.delete(peerId)) log('freed reservation of %p', peerId)
   await routingTable.remove(peerId)
+}
+
+// Parsed once per address object: connections and reservations keep theirs.
+const ipGroups = new WeakMap<Multiaddr, string | null>()
+
+/** The IP group (limits.ts `ipGroup`) an address comes from, or undefined when it has no IP. */
+function ipOf (address: Multiaddr): string | undefined {
+  let group = ipGroups.get(address)
+  if (group === undefined) {
+    const ip = address.getComponents().find(component => component.name === 'ip4' || component.name === 'ip6')?.value
+    group = ip == null ? null : ipGroup(ip)
+    ipGroups.set(address, group)
+  }
+  return group ?? undefined
+}
+
+/**
+ * Connection limits through libp2p's connection gater: a refused connection is closed during
+ * its upgrade, before it counts. Per IP before the handshake; per peer once the handshake has
+ * told who it is. Connections still being upgraded are not counted (libp2p bounds those with
+ * maxIncomingPendingConnections).
+ */
+function limitsGater (limits: RelayLimits, node: () => RelayNode | undefined): ConnectionGater {
+  return {
+    denyInboundConnection (maConn) {
+      const current = node()
+      const ip = ipOf(maConn.remoteAddr)
+      if (current == null || ip == null) return false
+      const open = current.getConnections().filter(connection => ipOf(connection.remoteAddr) === ip).length
+      return limits.refuseInboundConnection(ip, open) != null
+    },
+    denyInboundEncryptedConnection (peer, maConn) {
+      const current = node()
+      if (current == null) return false
+      return limits.refuseInboundPeer(peer.toString(), ipOf(maConn.remoteAddr), current.getConnections(peer).length) != null
+    }
+  }
+}
+
+/**
+ * Circuits a connection carries, read from its open streams: HOP streams the peer opened are
+ * circuits it asked for (or asks for now), STOP streams the relay opened to it are circuits it
+ * is the destination of. Closed streams leave the list, so nothing needs to be released.
+ */
+function circuitStreams (connection: Connection): { asSource: number, asDestination: number } {
+  let asSource = 0
+  let asDestination = 0
+  for (const stream of connection.streams) {
+    if (stream.protocol === RELAY_V2_HOP_CODEC && stream.direction === 'inbound') asSource++
+    else if (stream.protocol === RELAY_V2_STOP_CODEC && stream.direction === 'outbound') asDestination++
+  }
+  return { asSource, asDestination }
+}
+
+function peerCircuits (node: RelayNode, peer: PeerId): number {
+  let circuits = 0
+  for (const connection of node.getConnections(peer)) {
+    const { asSource, asDestination } = circuitStreams(connection)
+    circuits += asSource + asDestination
+  }
+  return circuits
+}
+
+/**
+ * Reservation and circuit limits inside the circuit relay server, so a refusal is the HOP
+ * status the protocol defines: RESERVATION_REFUSED for a reservation over the per-IP limit,
+ * RESOURCE_LIMIT_EXCEEDED for a CONNECT over a circuit limit.
+ */
+function guardRelayServer (node: RelayNode, limits: RelayLimits): void {
+  const server = circuitRelayServerInternals(node.services.relay)
+  const reservations = node.services.relay.reservations
+  server.guardReservations((peer, addr) => {
+    const ip = ipOf(addr)
+    let fromIp = 0
+    if (ip != null) {
+      for (const reservation of reservations.values()) if (ipOf(reservation.addr) === ip) fromIp++
+    }
+    return limits.refuseReservation(peer.toString(), ip, fromIp, reservations.has(peer)) != null
+  })
+  server.guardConnects((source, destination) => {
+    const sourceIp = ipOf(source.remoteAddr)
+    let sourceIpCircuits = 0
+    if (sourceIp != null) {
+      for (const connection of node.getConnections()) {
+        if (ipOf(connection.remoteAddr) === sourceIp) sourceIpCircuits += circuitStreams(connection).asSource
+      }
+    }
+    const destinationConnection = node.getConnections(destination)[0]
+    // The request's own HOP stream is already open: it does not count against itself.
+    return limits.refuseCircuit({
+      source: source.remotePeer.toString(),
+      sourceIp,
+      sourceCircuits: Math.max(0, peerCircuits(node, source.remotePeer) - 1),
+      sourceIpCircuits: Math.max(0, sourceIpCircuits - 1),
+      destination: destination.toString(),
+      destinationIp: destinationConnection == null ? undefined : ipOf(destinationConnection.remoteAddr),
+      destinationCircuits: peerCircuits(node, destination)
+    }) != null
+  })
 }

@@ -89,6 +89,16 @@ export class NoPeersError extends Error {
   override readonly name = 'NoPeersError'
 }
 
+/** @libp2p/kad-dht no longer has the internals webkad reads (see dht/kad-internals.ts). */
+export class KadInternalsChangedError extends Error {
+  override readonly name = 'KadInternalsChangedError'
+}
+
+/** @libp2p/circuit-relay-v2 no longer has the internals the relay limits hook into (relay/relay-internals.ts). */
+export class RelayInternalsChangedError extends Error {
+  override readonly name = 'RelayInternalsChangedError'
+}
+
 /** A chat message is longer than the protocol allows; nothing was sent. */
 export class MessageTooLongError extends Error {
   override readonly name = 'MessageTooLongError'

@@ -1,4 +1,4 @@
-import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
+import { circuitRelayTransport, RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
@@ -13,16 +13,20 @@ import { startRelay } from '../../relay/relay-node.ts'
 import { kadInternals } from '../../src/p2p/dht/kad-internals.ts'
 import { createSignedRecord } from '../../src/p2p/dht/records.ts'
 import { createTestClient, tempDirs, testRelayConfig, waitFor } from '../relay/helpers.ts'
+import type { RelayConfig } from '../../relay/config.ts'
+import type { LimitHit } from '../../relay/limits.ts'
 import type { Relay } from '../../relay/relay-node.ts'
 import type { TestClient } from '../relay/helpers.ts'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /**
  * Hostile peers against a real relay (startRelay on a free WebSocket port, its own data
  * directory). The honest clients are the tab stand-ins of test/relay/helpers.ts (WebSockets +
  * circuit relay transport + webkad's DHT); the misbehaving one is a plain libp2p node that opens
- * and drops connections in a loop and asks for reservations by hand over the HOP protocol.
+ * and drops connections in a loop and asks for reservations and circuits by hand over the HOP
+ * protocol. Every local peer comes from 127.0.0.1, so the per-IP limits are tested by setting
+ * them just above what the honest peers use.
  */
 
 const dirs = tempDirs()
@@ -35,12 +39,14 @@ afterEach(async () => {
   await dirs.cleanup()
 })
 
-async function relayWith (overrides: { maxReservations?: number } = {}): Promise<{ relay: Relay, address: Multiaddr }> {
-  const relay = await startRelay({ ...testRelayConfig(await dirs.make()), ...overrides })
+/** A relay on a free port; `hits` collects what it reports once per offender and limit. */
+async function relayWith (overrides: Partial<RelayConfig> = {}): Promise<{ relay: Relay, address: Multiaddr, hits: LimitHit[] }> {
+  const hits: LimitHit[] = []
+  const relay = await startRelay({ ...testRelayConfig(await dirs.make()), ...overrides }, { onLimitHit: hit => { hits.push(hit) } })
   relays.push(relay)
   const address = relay.node.getMultiaddrs()[0]
   if (address == null) throw new Error('the relay announces no multiaddr')
-  return { relay, address }
+  return { relay, address, hits }
 }
 
 /** A tab stand-in that dials the relay and then holds a reservation on it by itself. */
@@ -65,9 +71,47 @@ async function plainNode (): Promise<Libp2p> {
   return node
 }
 
-// circuit relay v2 HopMessage (type = 1, status = 5), by hand: RESERVE is type 0.
+/**
+ * A node with the circuit relay transport and nothing else (no DHT, whose lookups would open
+ * circuits of their own): with `reserve` it holds a reservation on the relay it dials, like a tab.
+ */
+async function circuitNode (options: { reserve: boolean }): Promise<Libp2p> {
+  const node = await createLibp2p({
+    addresses: { listen: options.reserve ? ['/p2p-circuit'] : [] },
+    transports: [webSockets(), circuitRelayTransport()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: { denyDialMultiaddr: () => false },
+    services: { identify: identify() }
+  })
+  nodes.push(node)
+  return node
+}
+
+/** A circuitNode holding a reservation on the relay: a destination circuits can reach. */
+async function reservedTarget (relay: Relay, address: Multiaddr): Promise<Libp2p> {
+  const node = await circuitNode({ reserve: true })
+  await node.dial(address)
+  await waitFor('the target\'s reservation', () => relay.node.services.relay.reservations.has(node.peerId))
+  return node
+}
+
+function circuitAddress (relayAddress: Multiaddr, peer: PeerId): Multiaddr {
+  return relayAddress.encapsulate(`/p2p-circuit/p2p/${peer.toString()}`)
+}
+
+// circuit relay v2 HopMessage (type = 1, peer = 2, status = 5), by hand: RESERVE is type 0.
 const RESERVE = Uint8Array.of(0x08, 0x00)
 const STATUS_OK = 100
+const RESERVATION_REFUSED = 200
+const RESOURCE_LIMIT_EXCEEDED = 201
+const PING_PROTOCOL = '/ipfs/ping/1.0.0'
+
+/** HopMessage { type: CONNECT, peer: { id } } (ids are far shorter than 128 bytes: one-byte lengths). */
+function connectTo (destination: PeerId): Uint8Array {
+  const id = destination.toMultihash().bytes
+  return Uint8Array.of(0x08, 0x01, 0x12, id.length + 2, 0x0a, id.length, ...id)
+}
 
 /** Reads the `status` field (5) of a HopMessage. */
 function hopStatus (bytes: Uint8Array): number | undefined {
@@ -97,19 +141,45 @@ function hopStatus (bytes: Uint8Array): number | undefined {
   return status
 }
 
-/** Asks the relay for a reservation on a new HOP stream; resolves with the status it answers. */
-async function reserve (node: Libp2p, address: Multiaddr): Promise<number | undefined> {
+/** Sends one HOP request on a new stream; resolves with the status the relay answers. */
+async function hopRequest (node: Libp2p, address: Multiaddr, request: Uint8Array): Promise<number | undefined> {
   const stream = await node.dialProtocol(address, RELAY_V2_HOP_CODEC, { signal: AbortSignal.timeout(10_000) })
   const lp = lpStream(stream)
-  await lp.write(RESERVE)
+  await lp.write(request)
   const status = hopStatus((await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray())
-  await stream.close().catch(() => {})
+  // A granted circuit is now this stream: leave it open. Anything else is done.
+  if (status !== STATUS_OK || request === RESERVE) await stream.close().catch(() => {})
   return status
+}
+
+/** Asks the relay for a reservation on a new HOP stream; resolves with the status it answers. */
+async function reserve (node: Libp2p, address: Multiaddr): Promise<number | undefined> {
+  return await hopRequest(node, address, RESERVE)
+}
+
+/**
+ * Dials; resolves 'open', or the error that refused it. A circuit dial resolves only once the
+ * relay answered OK. A direct connection the relay's gater refuses after the handshake (per-peer
+ * limits need the peer ID) may look open to the dialer for a moment (noise negotiates the muxer
+ * inside the handshake), so it is probed with a ping stream, which fails once the relay closed it.
+ * (Not identify: the dialer's own identify may hold the one identify stream the relay accepts.)
+ */
+async function dialOutcome (node: Libp2p, address: Multiaddr, options: { force?: boolean } = {}): Promise<string> {
+  try {
+    const connection = await node.dial(address, { signal: AbortSignal.timeout(10_000), ...options })
+    if (address.getComponents().some(component => component.name === 'p2p-circuit')) return 'open'
+    const stream = await connection.newStream(PING_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+    await stream.close()
+    return 'open'
+  } catch (err) {
+    return (err as Error).message
+  }
 }
 
 describe('a hostile peer against the relay', () => {
   it('churning connections (and reservations) in a loop neither drops the honest reservation nor leaks', async () => {
-    const { relay, address } = await relayWith()
+    // Her 32 connections fit her per-peer rate here; the next test is about that rate.
+    const { relay, address } = await relayWith({ inboundPerMinutePerPeer: 100 })
     const reservations = relay.node.services.relay.reservations
     const routingTable = kadInternals(relay.node.services.dht).routingTable
     const honest = await honestClient(relay, address)
@@ -181,10 +251,151 @@ describe('a hostile peer against the relay', () => {
     // The limit itself holds: a fourth peer is refused (RESERVATION_REFUSED = 200), not served.
     const carol = await plainNode()
     await carol.dial(address)
-    expect(await reserve(carol, address)).toBe(200)
+    expect(await reserve(carol, address)).toBe(RESERVATION_REFUSED)
     expect(reservations.size).toBe(3)
     // And mallory's repeated requests did not break her own reservation either.
     expect(await reserve(mallory, address)).toBe(STATUS_OK)
     expect(reservations.size).toBe(3)
+  }, 60_000)
+})
+
+describe('the relay limits against a hostile peer', () => {
+  const LOCAL = '127.0.0.1'
+
+  it('refuses a peer opening and closing connections in a loop past its per-peer rate, logs it once, and serves the others', async () => {
+    const { relay, address, hits } = await relayWith({ inboundPerMinutePerPeer: 5 })
+    const honest = await honestClient(relay, address)
+    const mallory = await plainNode()
+    const outcomes: string[] = []
+    for (let round = 0; round < 12; round++) {
+      const outcome = await dialOutcome(mallory, address)
+      outcomes.push(outcome === 'open' ? 'open' : 'refused')
+      await mallory.hangUp(address)
+    }
+    // Five at once (the burst), then the gater closes each new connection during its upgrade.
+    expect(outcomes).toEqual([...Array<string>(5).fill('open'), ...Array<string>(7).fill('refused')])
+    expect(hits).toEqual([{ limit: 'inbound-rate-per-peer', max: 5, offender: mallory.peerId.toString(), ip: LOCAL }])
+
+    // The honest client lost nothing, and a newcomer from the same IP connects and reserves.
+    expect(relay.node.services.relay.reservations.has(honest.peerId)).toBe(true)
+    expect(relay.node.getConnections(honest.peerId).some(connection => connection.status === 'open')).toBe(true)
+    expect(await reserve(honest, address)).toBe(STATUS_OK)
+    await honestClient(relay, address)
+    await waitFor('no connection of mallory left', () => relay.node.getConnections(mallory.peerId).length === 0)
+  }, 60_000)
+
+  it('refuses a peer more open connections than allowed per peer, and keeps the ones it has', async () => {
+    const { relay, address, hits } = await relayWith({ maxConnectionsPerPeer: 2 })
+    const honest = await honestClient(relay, address)
+    const mallory = await plainNode()
+    expect(await dialOutcome(mallory, address)).toBe('open')
+    expect(await dialOutcome(mallory, address, { force: true })).toBe('open')
+    for (let attempt = 0; attempt < 3; attempt++) expect(await dialOutcome(mallory, address, { force: true })).not.toBe('open')
+    expect(relay.node.getConnections(mallory.peerId).filter(connection => connection.status === 'open')).toHaveLength(2)
+    expect(hits).toEqual([{ limit: 'connections-per-peer', max: 2, offender: mallory.peerId.toString(), ip: LOCAL }])
+    // Her own connections still work, and so does everyone else's.
+    expect(await reserve(mallory, address)).toBe(STATUS_OK)
+    expect(await reserve(honest, address)).toBe(STATUS_OK)
+    expect(relay.node.services.relay.reservations.has(honest.peerId)).toBe(true)
+  }, 60_000)
+
+  it('refuses connections from an IP that has the maximum open, logs the IP once, and accepts again when one leaves', async () => {
+    const { relay, address, hits } = await relayWith({ maxConnectionsPerIp: 3 })
+    const honest = await honestClient(relay, address)
+    const first = await plainNode()
+    const second = await plainNode()
+    expect(await dialOutcome(first, address)).toBe('open')
+    expect(await dialOutcome(second, address)).toBe('open')
+    const third = await plainNode()
+    expect(await dialOutcome(third, address)).not.toBe('open')
+    expect(await dialOutcome(third, address)).not.toBe('open')
+    expect(hits).toEqual([{ limit: 'connections-per-ip', max: 3, offender: LOCAL }])
+
+    expect(relay.node.services.relay.reservations.has(honest.peerId)).toBe(true)
+    expect(await reserve(honest, address)).toBe(STATUS_OK)
+    await first.hangUp(address)
+    await waitFor('the relay to see the first one leave', () => relay.node.getConnections(first.peerId).length === 0)
+    expect(await dialOutcome(third, address)).toBe('open')
+  }, 60_000)
+
+  it('answers RESERVATION_REFUSED past the per-IP reservations, renews those held, and keeps their holders reachable', async () => {
+    const { relay, address, hits } = await relayWith({ maxReservationsPerIp: 3 })
+    const reservations = relay.node.services.relay.reservations
+    const honest = await honestClient(relay, address)
+    const mallories = await Promise.all([plainNode(), plainNode(), plainNode(), plainNode()])
+    for (const mallory of mallories) await mallory.dial(address)
+    const [first, second, third, fourth] = mallories as [Libp2p, Libp2p, Libp2p, Libp2p]
+    expect(await reserve(first, address)).toBe(STATUS_OK)
+    expect(await reserve(second, address)).toBe(STATUS_OK)
+    expect(await reserve(third, address)).toBe(RESERVATION_REFUSED)
+    expect(await reserve(fourth, address)).toBe(RESERVATION_REFUSED)
+    expect(await reserve(third, address)).toBe(RESERVATION_REFUSED)
+    expect(reservations.size).toBe(3)
+    expect(hits).toEqual([{ limit: 'reservations-per-ip', max: 3, offender: LOCAL }])
+
+    // Holders renew (one reservation per peer: a repeat is a renewal, never refused) ...
+    expect(await reserve(honest, address)).toBe(STATUS_OK)
+    expect(await reserve(first, address)).toBe(STATUS_OK)
+    // ... and stay reachable: a refused peer still opens a circuit to the honest one.
+    expect(await hopRequest(third, address, connectTo(honest.peerId))).toBe(STATUS_OK)
+
+    // When a holder leaves, its slot is free again.
+    await first.hangUp(address)
+    await waitFor('the relay to free the first reservation', () => !reservations.has(first.peerId))
+    expect(await reserve(third, address)).toBe(STATUS_OK)
+    expect(hits).toHaveLength(1)
+  }, 60_000)
+
+  it('answers RESOURCE_LIMIT_EXCEEDED past the circuits per peer, as source or destination, and serves other circuits', async () => {
+    const { relay, address, hits } = await relayWith({ maxCircuitsPerPeer: 2 })
+    const targets = await Promise.all([reservedTarget(relay, address), reservedTarget(relay, address), reservedTarget(relay, address)])
+    const [one, two, three] = targets as [Libp2p, Libp2p, Libp2p]
+
+    // As source: mallory's third circuit is refused, with the protocol's status.
+    const mallory = await circuitNode({ reserve: false })
+    expect(await dialOutcome(mallory, circuitAddress(address, one.peerId))).toBe('open')
+    expect(await dialOutcome(mallory, circuitAddress(address, two.peerId))).toBe('open')
+    expect(await dialOutcome(mallory, circuitAddress(address, three.peerId))).toContain('RESOURCE_LIMIT_EXCEEDED')
+    expect(await dialOutcome(mallory, circuitAddress(address, three.peerId))).toContain('RESOURCE_LIMIT_EXCEEDED')
+    // By hand, the raw status is RESOURCE_LIMIT_EXCEEDED (201).
+    expect(await hopRequest(mallory, address, connectTo(three.peerId))).toBe(RESOURCE_LIMIT_EXCEEDED)
+    // Her circuits are still up.
+    expect(mallory.getConnections(one.peerId).some(connection => connection.status === 'open')).toBe(true)
+
+    // Another peer still reaches the targets: `one` is in one circuit, below the limit.
+    const alice = await circuitNode({ reserve: false })
+    expect(await dialOutcome(alice, circuitAddress(address, one.peerId))).toBe('open')
+    expect(await dialOutcome(alice, circuitAddress(address, three.peerId))).toBe('open')
+    // As destination: `one` is now in two circuits, so a third to it is refused.
+    const bob = await circuitNode({ reserve: false })
+    expect(await dialOutcome(bob, circuitAddress(address, one.peerId))).toContain('RESOURCE_LIMIT_EXCEEDED')
+    expect(await dialOutcome(bob, circuitAddress(address, two.peerId))).toBe('open')
+
+    expect(hits).toEqual([
+      { limit: 'circuits-per-peer', max: 2, offender: mallory.peerId.toString(), ip: LOCAL },
+      { limit: 'circuits-per-peer', max: 2, offender: one.peerId.toString(), ip: LOCAL }
+    ])
+    // A circuit that closes frees its place at once.
+    await mallory.hangUp(one.peerId)
+    await waitFor('the relay to end mallory\'s circuit to one', () => relay.node.getConnections(one.peerId)
+      .every(connection => connection.streams.filter(stream => stream.protocol.endsWith('/stop')).length < 2))
+    expect(await dialOutcome(bob, circuitAddress(address, one.peerId))).toBe('open')
+    for (const target of targets) expect(relay.node.services.relay.reservations.has(target.peerId)).toBe(true)
+  }, 60_000)
+
+  it('answers RESOURCE_LIMIT_EXCEEDED past the circuits opened from one IP', async () => {
+    const { relay, address, hits } = await relayWith({ maxCircuitsPerIp: 2 })
+    const [one, two] = await Promise.all([reservedTarget(relay, address), reservedTarget(relay, address)]) as [Libp2p, Libp2p]
+    const first = await circuitNode({ reserve: false })
+    const second = await circuitNode({ reserve: false })
+    expect(await dialOutcome(first, circuitAddress(address, one.peerId))).toBe('open')
+    expect(await dialOutcome(second, circuitAddress(address, one.peerId))).toBe('open')
+    expect(await dialOutcome(second, circuitAddress(address, two.peerId))).toContain('RESOURCE_LIMIT_EXCEEDED')
+    expect(await dialOutcome(first, circuitAddress(address, two.peerId))).toContain('RESOURCE_LIMIT_EXCEEDED')
+    expect(hits).toEqual([{ limit: 'circuits-per-ip', max: 2, offender: LOCAL }])
+    await first.hangUp(one.peerId)
+    await waitFor('a circuit from the IP to end', () => relay.node.getConnections(first.peerId)
+      .every(connection => connection.streams.every(stream => !stream.protocol.endsWith('/hop'))))
+    expect(await dialOutcome(second, circuitAddress(address, two.peerId))).toBe('open')
   }, 60_000)
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { HELP_REQUESTED, parseRelayConfig, RELAY_DEFAULTS, RELAY_USAGE } from '../../relay/config.ts'
+import { HELP_REQUESTED, limitEnvName, parseRelayConfig, RELAY_DEFAULTS, RELAY_USAGE } from '../../relay/config.ts'
 import type { RelayConfig } from '../../relay/config.ts'
 
 function parsed (argv: string[], env: NodeJS.ProcessEnv = {}): RelayConfig {
@@ -27,14 +27,26 @@ describe('parseRelayConfig', () => {
       maxReservations: RELAY_DEFAULTS.maxReservations,
       maxConnections: RELAY_DEFAULTS.maxConnections,
       inboundConnectionsPerSecond: RELAY_DEFAULTS.inboundConnectionsPerSecond,
+      maxReservationsPerIp: RELAY_DEFAULTS.maxReservations,
+      maxConnectionsPerIp: RELAY_DEFAULTS.maxConnections,
+      maxConnectionsPerPeer: RELAY_DEFAULTS.maxConnectionsPerPeer,
+      inboundPerMinutePerPeer: RELAY_DEFAULTS.inboundPerMinutePerPeer,
+      maxCircuitsPerPeer: RELAY_DEFAULTS.maxCircuitsPerPeer,
+      maxCircuitsPerIp: RELAY_DEFAULTS.maxCircuitsPerPeer * RELAY_DEFAULTS.maxReservations,
       bootstrap: []
     })
+    // Per IP, the defaults let every local tab (all from 127.0.0.1) use the whole relay.
+    expect(RELAY_DEFAULTS.maxReservationsPerIp).toBe(RELAY_DEFAULTS.maxReservations)
+    expect(RELAY_DEFAULTS.maxConnectionsPerIp).toBe(RELAY_DEFAULTS.maxConnections)
+    expect(RELAY_DEFAULTS.maxCircuitsPerIp).toBe(RELAY_DEFAULTS.maxCircuitsPerPeer * RELAY_DEFAULTS.maxReservationsPerIp)
   })
 
   it('reads every flag', () => {
     expect(parsed([
       '--host', '0.0.0.0', '--port', '7000', '--http-port', '7001', '--data-dir', '/tmp/x',
-      '--serve', 'dist', '--max-reservations', '5', '--max-connections', '50', '--inbound-per-second', '9'
+      '--serve', 'dist', '--max-reservations', '5', '--max-connections', '50', '--inbound-per-second', '9',
+      '--max-reservations-per-ip', '4', '--max-connections-per-ip', '40', '--max-connections-per-peer', '3',
+      '--inbound-per-minute-per-peer', '12', '--max-circuits-per-peer', '6', '--max-circuits-per-ip', '20'
     ])).toEqual({
       host: '0.0.0.0',
       wsPort: 7000,
@@ -44,8 +56,62 @@ describe('parseRelayConfig', () => {
       maxReservations: 5,
       maxConnections: 50,
       inboundConnectionsPerSecond: 9,
+      maxReservationsPerIp: 4,
+      maxConnectionsPerIp: 40,
+      maxConnectionsPerPeer: 3,
+      inboundPerMinutePerPeer: 12,
+      maxCircuitsPerPeer: 6,
+      maxCircuitsPerIp: 20,
       bootstrap: []
     })
+  })
+
+  it('reads every limit from WEBKAD_RELAY_<FLAG>; the flag wins; an empty variable is unset', () => {
+    const env = {
+      WEBKAD_RELAY_MAX_RESERVATIONS: '100',
+      WEBKAD_RELAY_MAX_CONNECTIONS: '200',
+      WEBKAD_RELAY_INBOUND_PER_SECOND: '7',
+      WEBKAD_RELAY_MAX_RESERVATIONS_PER_IP: '10',
+      WEBKAD_RELAY_MAX_CONNECTIONS_PER_IP: '20',
+      WEBKAD_RELAY_MAX_CONNECTIONS_PER_PEER: '2',
+      WEBKAD_RELAY_INBOUND_PER_MINUTE_PER_PEER: '6',
+      WEBKAD_RELAY_MAX_CIRCUITS_PER_PEER: '4',
+      WEBKAD_RELAY_MAX_CIRCUITS_PER_IP: '8'
+    }
+    expect(parsed([], env)).toMatchObject({
+      maxReservations: 100,
+      maxConnections: 200,
+      inboundConnectionsPerSecond: 7,
+      maxReservationsPerIp: 10,
+      maxConnectionsPerIp: 20,
+      maxConnectionsPerPeer: 2,
+      inboundPerMinutePerPeer: 6,
+      maxCircuitsPerPeer: 4,
+      maxCircuitsPerIp: 8
+    })
+    expect(parsed(['--max-circuits-per-peer', '9'], env).maxCircuitsPerPeer).toBe(9)
+    expect(parsed([], { WEBKAD_RELAY_MAX_CIRCUITS_PER_PEER: '' }).maxCircuitsPerPeer).toBe(RELAY_DEFAULTS.maxCircuitsPerPeer)
+    expect(limitEnvName('inbound-per-minute-per-peer')).toBe('WEBKAD_RELAY_INBOUND_PER_MINUTE_PER_PEER')
+  })
+
+  it('derives the per-IP limits not given from the ones given', () => {
+    // Per-IP reservations and connections follow the relay-wide limits; circuits per IP are the
+    // circuits of as many peers as one IP may hold reservations for.
+    expect(parsed(['--max-reservations', '15', '--max-connections', '300'])).toMatchObject({
+      maxReservationsPerIp: 15,
+      maxConnectionsPerIp: 300,
+      maxCircuitsPerIp: 15 * RELAY_DEFAULTS.maxCircuitsPerPeer
+    })
+    expect(parsed(['--max-reservations-per-ip', '8', '--max-circuits-per-peer', '16']).maxCircuitsPerIp).toBe(128)
+  })
+
+  it('refuses a per-IP limit above the relay-wide one, in one line naming both', () => {
+    const reservations = configError(['--max-reservations', '10', '--max-reservations-per-ip', '11'])
+    expect(reservations.name).toBe('RelayConfigError')
+    expect(reservations.message).toBe('--max-reservations-per-ip (11) must not exceed --max-reservations (10)')
+    // The default relay-wide limit counts too.
+    expect(configError(['--max-connections-per-ip', String(RELAY_DEFAULTS.maxConnections + 1)]).message)
+      .toContain('--max-connections-per-ip')
   })
 
   it('takes the environment over the defaults', () => {
@@ -121,10 +187,16 @@ describe('parseRelayConfig', () => {
     expect(configError(['--host', '1.2.3.4/tcp']).name).toBe('RelayConfigError')
   })
 
-  it.each(['--max-reservations', '--max-connections', '--inbound-per-second'])('refuses a non-positive %s', (flag) => {
+  it.each([
+    '--max-reservations', '--max-connections', '--inbound-per-second', '--max-reservations-per-ip', '--max-connections-per-ip',
+    '--max-connections-per-peer', '--inbound-per-minute-per-peer', '--max-circuits-per-peer', '--max-circuits-per-ip'
+  ])('refuses a non-positive %s, from the flag or the environment', (flag) => {
     expect(configError([flag, '0']).name).toBe('RelayConfigError')
     expect(configError([flag, '-3']).name).toBe('RelayConfigError')
-    expect(configError([flag, 'many']).name).toBe('RelayConfigError')
+    expect(configError([flag, 'many']).message).toBe(`${flag} must be a positive integer, got "many"`)
+    const env = limitEnvName(flag.slice(2))
+    expect(configError([], { [env]: '1.5' }).message).toBe(`${env} must be a positive integer, got "1.5"`)
+    expect(RELAY_USAGE).toContain(flag)
   })
 
   it('returns HELP_REQUESTED for --help, even with bad flags alongside values', () => {

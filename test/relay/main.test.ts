@@ -2,6 +2,12 @@ import { spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
+import { identify } from '@libp2p/identify'
+import { noise } from '@libp2p/noise'
+import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
 import { tempDirs } from './helpers.ts'
 import type { ChildProcess } from 'node:child_process'
@@ -152,5 +158,35 @@ describe('relay CLI', () => {
     expect(code).toBe(2)
     expect(relay.stderr()).toContain('--port')
     expect(relay.stderr()).not.toContain('    at ')
+  })
+
+  it('prints one line on stderr for an offender however often it hits a limit, and keeps serving', async () => {
+    const relay = startRelayProcess(['--port', '0', '--http-port', '0', '--data-dir', await dirs.make(), '--max-connections-per-peer', '1'])
+    const output = await waitForOutput(relay, /bootstrap: http:\/\/127\.0\.0\.1:\d+\/bootstrap/)
+    expect(output).toContain('per peer 1 connections')
+    const address = multiaddr(/multiaddr: (\S+)/.exec(output)?.[1] ?? '')
+    const node = await createLibp2p({
+      transports: [webSockets()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionGater: { denyDialMultiaddr: () => false },
+      services: { identify: identify() }
+    })
+    try {
+      await node.dial(address)
+      // Each extra connection is closed by the relay's gater during its upgrade.
+      for (let attempt = 0; attempt < 4; attempt++) await node.dial(address, { force: true }).catch(() => {})
+      const deadline = Date.now() + 10_000
+      while (!relay.stderr().includes('limit reached') && Date.now() < deadline) await new Promise(resolveWait => setTimeout(resolveWait, 50))
+      await new Promise(resolveWait => setTimeout(resolveWait, 500))
+      expect(lines(relay.stderr())).toEqual([
+        `webkad relay: limit reached: ${node.peerId.toString()} (127.0.0.1): at most 1 open connections per peer; refused with the protocol's own answer (logged once per offender)`
+      ])
+      // The first connection is still served.
+      expect(node.getConnections().filter(connection => connection.status === 'open')).toHaveLength(1)
+      expect(relay.child.exitCode).toBeNull()
+    } finally {
+      await node.stop()
+    }
   })
 })

@@ -1,5 +1,6 @@
 import { MessageType, Record as Libp2pRecord } from '@libp2p/kad-dht'
 import { Key } from 'interface-datastore'
+import { KadInternalsChangedError } from '../errors.ts'
 import { equals, toString } from 'uint8arrays'
 import type { KadDHT, QueryEvent } from '@libp2p/kad-dht'
 import type { AbortOptions, PeerId, PeerInfo } from '@libp2p/interface'
@@ -52,11 +53,6 @@ export interface KadInternals {
   putValueTo(peer: PeerId, key: Uint8Array, value: Uint8Array, options?: AbortOptions & { onEvent?(event: QueryEvent): void }): Promise<boolean>
   /** Stores a record where this node's kad-dht serves GET_VALUE from (what its put does first). */
   storeLocally(key: Uint8Array, value: Uint8Array, options?: AbortOptions): Promise<void>
-}
-
-/** Thrown when @libp2p/kad-dht no longer has the internals webkad reads. */
-export class KadInternalsChangedError extends Error {
-  override readonly name = 'KadInternalsChangedError'
 }
 
 export function kadInternals (dht: KadDHT): KadInternals {

@@ -429,17 +429,17 @@ export async function runStreams (options: BrowserBenchOptions): Promise<BenchSe
 
     const findings = [
       `framing: ${round(messagesPerWrite)} RTCDataChannel messages per 16 KiB write — each frame goes out as two messages (a 1-2 byte varint length prefix, then the protobuf), and a write is cut at ${maxPayload} payload bytes; bare with the same message pattern runs at ${variantRatio('bare-libp2p-messages', 'bare')} of bare, webkad with ${maxPayload} B writes at ${variantRatio('webkad-aligned', 'webkad')} of webkad`,
-      `backpressure: ${immediate} of ${waits} onDrain() waits returned at once while the stream still needed a drain (@libp2p/utils AbstractMessageStream never clears its resolved onDrainPromise, so after the first drain writes pile up in the stream's JS write buffer — peak ${round(mib(peakBuffer))} MiB); waiting for the 'drain' event instead gives ${variantRatio('webkad-drain-event', 'webkad')} of webkad; sender blocked on drain ${percent(drainWaitShare)} of the time`,
-      `resume threshold: @libp2p/webrtc sets bufferedAmountLowThreshold 0 (resume only when empty); bare with that policy runs at ${variantRatio('bare-drain-to-zero', 'bare')} of bare`,
+      `backpressure: ${immediate} of ${waits} onDrain() waits returned at once while the stream still needed a drain (unpatched @libp2p/utils never cleared its resolved onDrainPromise, so after the first drain writes piled up in the stream's JS write buffer; webkad's patch makes this 0) — peak JS write buffer ${round(mib(peakBuffer))} MiB; waiting for the 'drain' event instead gives ${variantRatio('webkad-drain-event', 'webkad')} of webkad; sender blocked on drain ${percent(drainWaitShare)} of the time`,
+      `resume threshold: unpatched @libp2p/webrtc sets bufferedAmountLowThreshold 0 (resume only when empty), webkad's patch half of its 2 MiB buffer; bare with the unpatched policy runs at ${variantRatio('bare-drain-to-zero', 'bare')} of bare`,
       `CPU: webkad ${describeShares(webkadProfiled.shares)}; bare ${describeShares(bareProfiled.shares)}`
     ]
     // Each variant changes one thing; its cost is the throughput lost with the libp2p behaviour.
     const cost = (withIt: number, without: number): number => 1 - withIt / without
     const costs = [
-      { what: 'resuming only at bufferedAmount 0 (bare)', cost: cost(mbit('bare-drain-to-zero'), bareMbit) },
+      { what: 'resuming only at bufferedAmount 0 (unpatched libp2p, bare)', cost: cost(mbit('bare-drain-to-zero'), bareMbit) },
       { what: 'libp2p\'s 2-message framing (bare)', cost: cost(mbit('bare-libp2p-messages'), bareMbit) },
       { what: `splitting 16 KiB writes at ${maxPayload} B`, cost: cost(webkadMbit, mbit('webkad-aligned')) },
-      { what: 'onDrain() not waiting', cost: cost(webkadMbit, mbit('webkad-drain-event')) }
+      { what: 'onDrain() instead of the drain event', cost: cost(webkadMbit, mbit('webkad-drain-event')) }
     ].sort((a, b) => b.cost - a.cost)
     const bareRates = byId('bare').runs.map(run => run.mbitPerSecond)
     const halfSpread = (Math.max(...bareRates) - Math.min(...bareRates)) / bareMbit / 2
@@ -487,7 +487,7 @@ export async function runStreams (options: BrowserBenchOptions): Promise<BenchSe
       diagnosticRow('webkad-drain-event', 'webkad, sender waits for the \'drain\' event instead of onDrain()', 'webkad', 'webkad (above)'),
       diagnosticRow('webkad-aligned', `webkad, ${maxPayload} B writes (no split frame)`, 'webkad', 'webkad (above)'),
       diagnosticRow('bare-libp2p-messages', `bare, libp2p's message pattern (2 B + ${maxPayload + 3} B per write)`, 'bare', 'bare (above)'),
-      diagnosticRow('bare-drain-to-zero', 'bare, resume only at bufferedAmount 0 (libp2p\'s policy)', 'bare', 'bare (above)'),
+      diagnosticRow('bare-drain-to-zero', 'bare, resume only at bufferedAmount 0 (unpatched libp2p\'s policy)', 'bare', 'bare (above)'),
       {
         metric: 'reference: stock libp2p recipe WebRTC upload',
         value: STOCK_RECIPE_UPLOAD,

@@ -132,4 +132,32 @@ export class DhtPanel {
       `${alert.getAttribute('data-error-name') ?? '(no data-error-name)'}[${alert.getAttribute('data-error-reason') ?? ''}]: ${alert.textContent ?? ''}`))
     return shown.length === 0 ? 'no alert' : shown.join(' | ')
   }
+
+  /** The Put or Get result that names this key (`name` or `/webkad/name`), not an earlier one still shown. */
+  resultFor (kind: 'put' | 'get', key: string): Locator {
+    const fullKey = key.startsWith('/webkad/') ? key : `/webkad/${key}`
+    const exactKey = new RegExp(`^${fullKey.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`)
+    return (kind === 'put' ? this.putResult : this.getResult).filter({ has: this.page.locator('code', { hasText: exactKey }) })
+  }
+
+  /**
+   * Put through the UI and wait for the result of this very key (a tab that put before may
+   * still show its previous result when the click lands); returns the sequence stored.
+   */
+  async putValue (key: string, value: string): Promise<number> {
+    await this.submitPut(key, value)
+    const result = this.resultFor('put', key)
+    await this.waitForOutcome(result, `Put ${key}`)
+    const sequence = /as sequence (\d+) in/.exec(await result.textContent() ?? '')?.[1]
+    if (sequence == null) throw new Error(`Put ${key}: no sequence in the result`)
+    return Number(sequence)
+  }
+
+  /** Get through the UI and wait for the result of this very key; returns the value found. */
+  async getValue (key: string, quorum?: number): Promise<string> {
+    await this.submitGet(key, quorum)
+    const result = this.resultFor('get', key)
+    await this.waitForOutcome(result, `Get ${key}`)
+    return await result.getByLabel('Value found', { exact: true }).textContent() ?? ''
+  }
 }

@@ -60,15 +60,7 @@ async function honestClient (relay: Relay, address: Multiaddr): Promise<TestClie
 
 /** A plain libp2p node over WebSockets: no relay transport, so it only does what the test says. */
 async function plainNode (): Promise<Libp2p> {
-  const node = await createLibp2p({
-    transports: [webSockets()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionGater: { denyDialMultiaddr: () => false },
-    services: { identify: identify() }
-  })
-  nodes.push(node)
-  return node
+  return await testNode({ circuit: false, reserve: false })
 }
 
 /**
@@ -76,9 +68,13 @@ async function plainNode (): Promise<Libp2p> {
  * circuits of their own): with `reserve` it holds a reservation on the relay it dials, like a tab.
  */
 async function circuitNode (options: { reserve: boolean }): Promise<Libp2p> {
+  return await testNode({ circuit: true, reserve: options.reserve })
+}
+
+async function testNode (options: { circuit: boolean, reserve: boolean }): Promise<Libp2p> {
   const node = await createLibp2p({
     addresses: { listen: options.reserve ? ['/p2p-circuit'] : [] },
-    transports: [webSockets(), circuitRelayTransport()],
+    transports: options.circuit ? [webSockets(), circuitRelayTransport()] : [webSockets()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: { denyDialMultiaddr: () => false },

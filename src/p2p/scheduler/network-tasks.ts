@@ -1,4 +1,5 @@
 import { Circuit, WebRTC } from '@multiformats/multiaddr-matcher'
+import { DHT_PROTOCOL } from '../constants.ts'
 import { sweepExpiredRecords } from '../dht/record-sweep.ts'
 import { webrtcAddressFor } from '../network/webrtc-address.ts'
 import { Backoff } from './backoff.ts'
@@ -127,6 +128,7 @@ function autoDialTask ({ node, kad, maxDirectConnections }: NetworkTaskContext):
     async run (signal): Promise<TaskOutcome> {
       const self = node.peerId.toString()
       const direct = new Set(node.getConnections().filter(connection => WebRTC.matches(connection.remoteAddr) && connection.status === 'open').map(connection => connection.remotePeer.toString()))
+      const readded = await offerDirectPeersMissingFromTable(node, kad, direct, signal)
       const candidates: PeerId[] = []
       for (const contact of kad.routingTablePeers()) {
         const peer = contact.peerId.toString()
@@ -154,9 +156,30 @@ function autoDialTask ({ node, kad, maxDirectConnections }: NetworkTaskContext):
         }
       }))
       const total = new Set(node.getConnections().filter(connection => WebRTC.matches(connection.remoteAddr) && connection.status === 'open').map(connection => connection.remotePeer.toString())).size
-      return { summary: `${total} direct connection(s)${opened + failed > 0 ? `; opened ${opened}, failed ${failed}` : ''}` }
+      return { summary: `${total} direct connection(s)${opened + failed > 0 ? `; opened ${opened}, failed ${failed}` : ''}${readded > 0 ? `; ${readded} directly connected peer(s) offered to the routing table again` : ''}` }
     }
   }
+}
+
+/**
+ * kad-dht offers a peer to its routing table once, when the peer's first unlimited connection
+ * is identified, and pings it first; when that ping fails (e.g. it ran on a duplicate connection
+ * that was closed under it) the peer stays out for as long as it stays connected. Offer such
+ * peers again: directly connected, speaking webkad's DHT, yet not in a k-bucket.
+ */
+export async function offerDirectPeersMissingFromTable (node: WebkadNode, kad: KadInternals, direct: Set<string>, signal: AbortSignal): Promise<number> {
+  const inTable = new Set(kad.routingTablePeers().map(contact => contact.peerId.toString()))
+  let offered = 0
+  for (const connection of node.getConnections()) {
+    const peer = connection.remotePeer
+    if (!direct.has(peer.toString()) || inTable.has(peer.toString())) continue
+    inTable.add(peer.toString()) // once per peer, whatever its number of connections
+    const info = await node.peerStore.get(peer, { signal }).catch(() => undefined)
+    if (info == null || !info.protocols.includes(DHT_PROTOCOL)) continue
+    offered++
+    kad.onPeerConnect({ id: peer, multiaddrs: info.addresses.map(address => address.multiaddr) }).catch(() => {})
+  }
+  return offered
 }
 
 function randomWalkTask ({ dht, kad }: NetworkTaskContext): TaskDefinition {

@@ -1,0 +1,38 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { kadInternals } from '../../../src/p2p/dht/kad-internals.ts'
+import { offerDirectPeersMissingFromTable } from '../../../src/p2p/scheduler/network-tasks.ts'
+import { startDhtNetwork, stopDhtNetwork } from '../dht/dht-network.ts'
+import type { TestDhtNode } from '../dht/dht-network.ts'
+
+async function waitFor (what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
+
+describe('auto-dial keeps directly connected DHT peers in the routing table', () => {
+  let nodes: TestDhtNode[]
+
+  beforeAll(async () => { nodes = await startDhtNetwork(3, 20) }, 60_000)
+  afterAll(async () => { await stopDhtNetwork(nodes) })
+
+  it('offers a connected peer that fell out of the k-buckets again, and only that one', async () => {
+    const [a, b, c] = nodes as [TestDhtNode, TestDhtNode, TestDhtNode]
+    const kad = kadInternals(a.node.services.dht)
+    const inTable = (peer: TestDhtNode): boolean => kad.routingTablePeers().some(contact => contact.peerId.equals(peer.node.peerId))
+    await waitFor('b and c in a\'s table', () => inTable(b) && inTable(c))
+    // What a failed ping of a new contact leaves behind: connected, yet not in a bucket.
+    await kad.routingTable.remove(b.node.peerId)
+    expect(a.node.getConnections(b.node.peerId).length).toBeGreaterThan(0)
+    expect(inTable(b)).toBe(false)
+
+    // c is connected and already in the table: left alone.
+    const direct = new Set([b.node.peerId.toString(), c.node.peerId.toString()])
+    const offered = await offerDirectPeersMissingFromTable(a.node, kad, direct, AbortSignal.timeout(5000))
+    expect(offered).toBe(1)
+    await waitFor('b back in a\'s table', () => inTable(b))
+    expect(await offerDirectPeersMissingFromTable(a.node, kad, direct, AbortSignal.timeout(5000))).toBe(0)
+  })
+})

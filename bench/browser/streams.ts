@@ -7,7 +7,7 @@
  * The echo and sink protocols are registered in the page with node.handle(): a bench harness,
  * not part of the app.
  */
-import { findPeerWithRetry, withWorld } from '../lib/browser-harness.ts'
+import { findPeerWithRetry, settledDirectConnection, withWorld } from '../lib/browser-harness.ts'
 import { profileMainThreads } from '../lib/cpu-profile.ts'
 import { median, ratio, round, summarize } from '../lib/stats.ts'
 import type { BenchTab, BrowserBenchOptions } from '../lib/browser-harness.ts'
@@ -366,6 +366,7 @@ export async function runStreams (options: BrowserBenchOptions): Promise<BenchSe
     const [sender, receiver] = await Promise.all([world.openTab({ query: 'scheduler=off' }), world.openTab({ query: 'scheduler=off' })]) as [BenchTab, BenchTab]
     await findPeerWithRetry(sender, receiver.peerId)
     await sender.page.evaluate(async (peer) => { await window.webkad?.session.dialDirect(peer) }, receiver.peerId)
+    await settledDirectConnection(sender, receiver.peerId)
     await installHandlers(receiver)
     await openBareChannel(sender, receiver)
 

@@ -171,6 +171,31 @@ export async function closeWebRTCConnections (tab: BenchTab, peer: string): Prom
   }, peer)
 }
 
+/**
+ * Waits until `tab` has held exactly one open WebRTC connection to `peer` for `quietMs`. When
+ * both tabs dial at once, webkad keeps one of the two connections and closes the other about
+ * 1 s later (src/p2p/network/duplicate-connections.ts), taking any stream on it along: a
+ * measurement must not start on the one about to go.
+ */
+export async function settledDirectConnection (tab: BenchTab, peer: string, quietMs = 2_000, timeoutMs = 15_000): Promise<void> {
+  await tab.page.evaluate(async ({ peer, quietMs, timeoutMs }) => {
+    const node = window.webkad?.node
+    if (node == null) throw new Error('tab is not connected')
+    const deadline = Date.now() + timeoutMs
+    let single: unknown
+    let since = Date.now()
+    for (;;) {
+      const open = node.getConnections().filter(connection => connection.remotePeer.toString() === peer &&
+        connection.remoteAddr.toString().includes('/webrtc') && connection.status === 'open')
+      const current = open.length === 1 ? open[0] : undefined
+      if (current !== single) { single = current; since = Date.now() }
+      if (single != null && Date.now() - since >= quietMs) return
+      if (Date.now() > deadline) throw new Error(`no single settled WebRTC connection to ${peer} (${open.length} open)`)
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+  }, { peer, quietMs, timeoutMs })
+}
+
 export async function sleep (ms: number): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, ms))
 }

@@ -39,6 +39,12 @@ describe('preferredConnection', () => {
     expect(preferredConnection(larger, [connection(smaller, 'inbound', 1_000), connection(smaller, 'outbound', 30_000)])?.id).toBe('outbound-30000')
   })
 
+  it('has nothing to prefer without an open connection (the chat then opens one)', async () => {
+    const [smaller, larger] = await twoPeers()
+    expect(preferredConnection(smaller, [])).toBeUndefined()
+    expect(preferredConnection(smaller, [connection(larger, 'outbound', 1, 'closed')])).toBeUndefined()
+  })
+
   it('ignores connections that are no longer open', async () => {
     const [smaller, larger] = await twoPeers()
     const list = [connection(larger, 'outbound', 1, 'closing'), connection(larger, 'inbound', 2)]

@@ -4,6 +4,7 @@ import { MemoryDatastore } from 'datastore-core'
 import { fromString, toString } from 'uint8arrays'
 import { ChatProtocolError } from '../../errors.ts'
 import { classifyTransport } from '../../network/connections.ts'
+import { preferredConnection } from '../../network/duplicate-connections.ts'
 import { webrtcAddressFor } from '../../network/webrtc-address.ts'
 import { ChatHistory } from './chat-history.ts'
 import { CHAT_PROTOCOL, MAX_CHAT_FRAME_BYTES, MESSAGE_ID_BYTES, checkChatText, decodeChatFrame, decodeChatFrameLength, encodeChatFrame } from './chat-codec.ts'
@@ -238,8 +239,10 @@ class WebkadChat implements ChatService, Startable {
   /** Prefers a direct connection (opening a WebRTC one if possible), else any, relayed included. */
   private async openStream (peer: PeerId, signal: AbortSignal): Promise<{ stream: Stream, path: ChatPath }> {
     const open = (): Connection[] => this.components.connectionManager.getConnections(peer).filter(connection => connection.status === 'open')
-    // Newest first: after the peer reloads, the old connection may be dead before WebRTC notices.
-    let connection = open().filter(candidate => candidate.limits == null).sort((a, b) => b.timeline.open - a.timeline.open)[0]
+    // The connection duplicate pruning keeps (the newest after a reload, when the old one may be
+    // dead before WebRTC notices; the smaller ID's dial after a simultaneous dial), never the one
+    // about to be closed with this stream on it.
+    let connection = preferredConnection(this.components.peerId, open().filter(candidate => candidate.limits == null))
     if (connection == null && this.options.preferDirect) {
       const known = await this.components.peerStore.get(peer, { signal }).then(info => info.addresses.map(address => address.multiaddr), () => [])
       const address = webrtcAddressFor(peer, known)

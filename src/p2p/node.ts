@@ -57,7 +57,14 @@ export async function createWebkadNode (init: WebkadNodeInit): Promise<WebkadNod
     },
     transports: [
       webSockets(),
-      ...(webrtcEnabled ? [webRTC({ rtcConfiguration: { iceServers: init.iceServers ?? [] } })] : []),
+      ...(webrtcEnabled
+        ? [webRTC({
+            rtcConfiguration: { iceServers: init.iceServers ?? [] },
+            // The default (16 KiB including framing) cut every 16 KiB write in two messages; the
+            // other end is always a webkad tab, and browsers accept 64 KiB or more per message.
+            dataChannel: { maxMessageSize: 32 * 1024 }
+          })]
+        : []),
       circuitRelayTransport()
     ],
     connectionEncrypters: [noise()],

@@ -5,6 +5,8 @@
  * refusal (connection gater, the reservation store, the HOP CONNECT handler).
  */
 
+import { TokenBuckets } from '../src/p2p/token-buckets.ts'
+
 /** Which limit refused a request. */
 export type LimitName =
   | 'connections-per-ip'
@@ -84,35 +86,6 @@ export function ipGroup (address: string): string {
   return `${groups.slice(0, 4).map(group => (group === '' ? '0' : group.replace(/^0+(?=.)/, ''))).join(':')}::/64`
 }
 
-/**
- * Token buckets per key: `perMinute` tokens refilled evenly over a minute, bursts up to
- * `perMinute`. At most `maxKeys` buckets are kept, least recently used forgotten first (a
- * forgotten key starts again with a full bucket, which is what an idle key has anyway).
- */
-export class RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number, at: number }>()
-
-  constructor (private readonly perMinute: number, private readonly maxKeys: number, private readonly now: () => number) {}
-
-  /** Takes one token for `key`; false when its bucket is empty. */
-  take (key: string): boolean {
-    const now = this.now()
-    const bucket = this.buckets.get(key)
-    const tokens = bucket == null
-      ? this.perMinute
-      : Math.min(this.perMinute, bucket.tokens + (now - bucket.at) * this.perMinute / 60_000)
-    const allowed = tokens >= 1
-    this.buckets.delete(key)
-    this.buckets.set(key, { tokens: allowed ? tokens - 1 : tokens, at: now })
-    forgetOldest(this.buckets, this.maxKeys)
-    return allowed
-  }
-
-  get size (): number {
-    return this.buckets.size
-  }
-}
-
 /** Remembers who was already reported, so a limit logs once per offender, in bounded memory. */
 export class OffenderLog {
   private readonly reported = new Map<string, number>()
@@ -152,7 +125,7 @@ export class RelayLimits {
   readonly settings: Readonly<RelayLimitSettings>
   private readonly onFirstHit: (hit: LimitHit) => void
   private readonly offenders: OffenderLog
-  private readonly inboundRate: RateLimiter
+  private readonly inboundRate: TokenBuckets
 
   constructor (settings: RelayLimitSettings, init: RelayLimitsInit) {
     this.settings = { ...settings }
@@ -160,7 +133,8 @@ export class RelayLimits {
     const now = init.now ?? Date.now
     const maxTracked = init.maxTracked ?? DEFAULT_MAX_TRACKED
     this.offenders = new OffenderLog(maxTracked, init.reportAgainAfterMs ?? HOUR_MS, now)
-    this.inboundRate = new RateLimiter(settings.inboundPerMinutePerPeer, maxTracked, now)
+    // Bursts up to the per-minute number, refilled evenly over the minute.
+    this.inboundRate = new TokenBuckets(settings.inboundPerMinutePerPeer / 60, settings.inboundPerMinutePerPeer, { maxKeys: maxTracked, now })
   }
 
   /** A new inbound connection, before its handshake: `openFromIp` connections from its IP are open. */
@@ -177,7 +151,7 @@ export class RelayLimits {
     if (openFromPeer >= this.settings.maxConnectionsPerPeer) {
       return this.refused({ limit: 'connections-per-peer', max: this.settings.maxConnectionsPerPeer, offender: peer, ip })
     }
-    if (!this.inboundRate.take(peer)) {
+    if (this.inboundRate.tryTake(peer) > 0) {
       return this.refused({ limit: 'inbound-rate-per-peer', max: this.settings.inboundPerMinutePerPeer, offender: peer, ip })
     }
     return undefined

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { describeLimitHit, ipGroup, OffenderLog, RateLimiter, RelayLimits } from '../../relay/limits.ts'
+import { describeLimitHit, ipGroup, OffenderLog, RelayLimits } from '../../relay/limits.ts'
 import type { LimitHit, RelayLimitSettings } from '../../relay/limits.ts'
 
 const SETTINGS: RelayLimitSettings = {
@@ -37,41 +37,6 @@ describe('ipGroup', () => {
   it('puts every address of one IPv6 /64 in one group, and other /64s apart', () => {
     expect(ipGroup('2001:db8:1:2::a')).toBe(ipGroup('2001:db8:1:2:ffff:ffff:ffff:ffff'))
     expect(ipGroup('2001:db8:1:2::a')).not.toBe(ipGroup('2001:db8:1:3::a'))
-  })
-})
-
-describe('RateLimiter', () => {
-  it('allows bursts up to the per-minute number, then refills evenly', () => {
-    let now = 0
-    const rate = new RateLimiter(6, 100, () => now)
-    for (let index = 0; index < 6; index++) expect(rate.take('a')).toBe(true)
-    expect(rate.take('a')).toBe(false)
-    // Another key has its own bucket.
-    expect(rate.take('b')).toBe(true)
-    now += 9_999 // 6 per minute: one token every 10 s
-    expect(rate.take('a')).toBe(false)
-    now += 1
-    expect(rate.take('a')).toBe(true)
-    expect(rate.take('a')).toBe(false)
-    // Refused attempts do not dig a deeper hole: one more token 10 s later.
-    now += 10_000
-    expect(rate.take('a')).toBe(true)
-    // An idle minute refills the bucket, never beyond the burst.
-    now += 10 * 60_000
-    for (let index = 0; index < 6; index++) expect(rate.take('a')).toBe(true)
-    expect(rate.take('a')).toBe(false)
-  })
-
-  it('keeps at most maxKeys buckets, forgetting the least recently used', () => {
-    const rate = new RateLimiter(1, 3, () => 0)
-    for (const key of ['a', 'b', 'c']) expect(rate.take(key)).toBe(true)
-    expect(rate.take('a')).toBe(false) // touched: now the most recent
-    expect(rate.take('d')).toBe(true) // forgets b
-    expect(rate.size).toBe(3)
-    expect(rate.take('a')).toBe(false)
-    expect(rate.take('b')).toBe(true) // b was forgotten, so it starts full
-    for (let index = 0; index < 1000; index++) rate.take(`flood-${index}`)
-    expect(rate.size).toBe(3)
   })
 })
 

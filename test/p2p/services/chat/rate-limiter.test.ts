@@ -105,11 +105,11 @@ describe('PeerRateLimiter', () => {
     it('refills from the injected time, not from timers', async () => {
       let clock = 0
       const now = (): number => clock
-      const limiter = new PeerRateLimiter(2, 2)
-      await limiter.take('a', undefined, now)
-      await limiter.take('a', undefined, now)
+      const limiter = new PeerRateLimiter(2, 2, now)
+      await limiter.take('a')
+      await limiter.take('a')
       // The injected clock has not moved: no amount of real waiting refills the bucket.
-      const waiting = watch(limiter.take('a', undefined, now))
+      const waiting = watch(limiter.take('a'))
       await vi.advanceTimersByTimeAsync(10_000)
       expect(waiting.settled()).toBe(false)
       // Once the injected clock has moved half a second, the next retry finds a token.
@@ -121,11 +121,11 @@ describe('PeerRateLimiter', () => {
     it('grants tokens immediately when the injected clock says enough time passed', async () => {
       let clock = 5_000
       const now = (): number => clock
-      const limiter = new PeerRateLimiter(1, 2)
-      await limiter.take('a', undefined, now)
-      await limiter.take('a', undefined, now)
+      const limiter = new PeerRateLimiter(1, 2, now)
+      await limiter.take('a')
+      await limiter.take('a')
       clock += 2000
-      const takes = [watch(limiter.take('a', undefined, now)), watch(limiter.take('a', undefined, now))]
+      const takes = [watch(limiter.take('a')), watch(limiter.take('a'))]
       await flushMicrotasks()
       expect(takes.every(take => take.settled())).toBe(true)
       expect(Date.now()).toBe(T0)

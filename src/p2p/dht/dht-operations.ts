@@ -132,15 +132,15 @@ export class DhtOperations {
     const closest = this.closestTo(kadIdOfKey(keyBytes), answered, this.kad.routingTable.kBucketSize)
     try {
       if (closest.length > 0) {
-        await this.kad.storeLocally(keyBytes, value, { signal: options.signal })
-        await Promise.all(closest.map(async peer => {
+        // Stored here and sent out at once (kad-dht's put stores locally first, then looks up).
+        await Promise.all([this.kad.storeLocally(keyBytes, value, { signal: options.signal }), ...closest.map(async peer => {
           onEvent(finalPeerEvent(this.node.peerId, peer))
           const stored = await this.kad.putValueTo(peer, keyBytes, value, { signal: options.signal, onEvent })
           if (stored) return
           // It answered, but without echoing the record back: not stored.
           accepted.delete(peer.toString())
           if (!errors.has(peer.toString())) errors.set(peer.toString(), 'did not store the record')
-        }))
+        })])
         options.signal.throwIfAborted()
       } else {
         // Nobody answered the read (e.g. every peer joined since): kad-dht's own put looks them up.

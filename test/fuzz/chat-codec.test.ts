@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { concat, equals, fromString } from 'uint8arrays'
 import { describe, expect, it } from 'vitest'
+import { fuzzRuns } from './fuzz-runs.ts'
 import {
   MAX_CHAT_FRAME_BYTES,
   MAX_CHAT_TEXT_BYTES,
@@ -18,9 +19,7 @@ import type { DecodedChatFrame } from '../../src/p2p/services/chat/chat-codec.ts
  * Property-based fuzzing of the chat wire codec and the text check with fast-check.
  * Seeds are fixed (FUZZ_SEED overrides); fast-check prints seed and counterexample on failure.
  */
-const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_0002)
-const SCALE = Number(process.env.FUZZ_RUNS ?? 1)
-const runs = (count: number): fc.Parameters<unknown> => ({ seed: SEED, numRuns: Math.max(1, Math.round(count * SCALE)) })
+const runs = fuzzRuns(0x5eed_0002)
 const REASONS = ['malformed', 'oversized', 'unknown-fields', 'unexpected-frame']
 /** sentAt is handed to the app as a JS number: the largest exact one. */
 const MAX_SENT_AT = Number.MAX_SAFE_INTEGER

@@ -4,6 +4,7 @@ import fc from 'fast-check'
 import { base36 } from 'multiformats/bases/base36'
 import { fromString } from 'uint8arrays'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { fuzzRuns } from './fuzz-runs.ts'
 import { MAX_NAME_BYTES, RECORD_KEY_PREFIX, parseRecordKey, validateRecord } from '../../src/p2p/dht/records.ts'
 import { MAX_BOOTNODE_INPUT_CHARS, parseBootnodes, parsePeerIdInput } from '../../src/p2p/network/address-input.ts'
 import { InvalidMultiaddrError, InvalidPeerIdError, InvalidRecordError, InvalidRecordKeyError, SelfPeerError } from '../../src/p2p/errors.ts'
@@ -14,9 +15,7 @@ import type { PeerId } from '@libp2p/interface'
  * keys. Only the named errors may come out, whatever the text. Seeds are fixed (FUZZ_SEED
  * overrides); fast-check prints seed and counterexample on failure.
  */
-const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_0003)
-const SCALE = Number(process.env.FUZZ_RUNS ?? 1)
-const runs = (count: number): fc.Parameters<unknown> => ({ seed: SEED, numRuns: Math.max(1, Math.round(count * SCALE)) })
+const runs = fuzzRuns(0x5eed_0003)
 
 let self: PeerId
 let other: PeerId

@@ -3,6 +3,7 @@ import { peerIdFromPrivateKey, peerIdFromPublicKey, peerIdFromString } from '@li
 import fc from 'fast-check'
 import { compare, concat, equals, fromString } from 'uint8arrays'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { fuzzRuns } from './fuzz-runs.ts'
 import { SignedRecord } from '../../src/p2p/dht/pb/record.ts'
 import {
   MAX_ENCODED_RECORD_BYTES,
@@ -21,9 +22,7 @@ import type { PeerId, PrivateKey } from '@libp2p/interface'
  * Seeds are fixed (FUZZ_SEED overrides) so a failure replays; fast-check prints the seed and the
  * shrunk counterexample. FUZZ_RUNS multiplies the run counts for a longer local session.
  */
-const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_0001)
-const SCALE = Number(process.env.FUZZ_RUNS ?? 1)
-const runs = (count: number): fc.Parameters<unknown> => ({ seed: SEED, numRuns: Math.max(1, Math.round(count * SCALE)) })
+const runs = fuzzRuns(0x5eed_0001)
 
 const NOW = 1_750_000_000_000
 const HOUR = 60 * 60 * 1000

@@ -2,7 +2,8 @@
  * Section 1: fresh tab-to-tab WebRTC connections through the relay (session.dialDirect, the
  * "Connect directly" path) against a bare RTCPeerConnection pair set up inside one page.
  */
-import { closeWebRTCConnections, findPeerWithRetry, sleep, withWorld } from '../lib/browser-harness.ts'
+import { closeWebRTCConnections } from '../../e2e/fixtures/webrtc-connections.ts'
+import { findPeerWithRetry, sleep, withWorld } from '../lib/browser-harness.ts'
 import { ratio, round, summarize } from '../lib/stats.ts'
 import type { BrowserBenchOptions, BenchTab } from '../lib/browser-harness.ts'
 import type { BenchSection } from '../lib/types.ts'
@@ -141,8 +142,8 @@ export async function runConnectionSetup (options: BrowserBenchOptions): Promise
     for (let index = 0; index < WARMUP_DIALS + dials; index++) {
       let record: DialRecord | undefined
       for (let run = 0; run <= MAX_REDOS; run++) {
-        aborted += await closeWebRTCConnections(dialer, listener.peerId)
-        aborted += await closeWebRTCConnections(listener, dialer.peerId)
+        aborted += (await closeWebRTCConnections(dialer, listener.peerId)).aborted
+        aborted += (await closeWebRTCConnections(listener, dialer.peerId)).aborted
         const startedAt = Date.now()
         record = await dialDirect(dialer, listener.peerId)
         const spacing = MIN_DIAL_SPACING_MS - (Date.now() - startedAt)

@@ -7,7 +7,6 @@ import { chromium } from 'playwright-core'
 import { CHROMIUM_ARGS, PLAYWRIGHT_DEFAULT_DISABLE_FEATURES_ARG } from '../../e2e/fixtures/browser-flags.ts'
 import { startRelayProcess } from '../../e2e/fixtures/relay-process.ts'
 import { findChromium } from '../../scripts/ensure-chromium.ts'
-import type { Connection } from '@libp2p/interface'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import type { RelayProcess } from '../../e2e/fixtures/relay-process.ts'
 import type { BenchOptions } from './types.ts'
@@ -132,43 +131,6 @@ export async function findPeerWithRetry (tab: BenchTab, target: string, timeoutM
       }
     }
   }, { target, timeoutMs })
-}
-
-/**
- * Closes every WebRTC connection `tab` holds to `peer` and waits until none is left (as
- * e2e/specs/repeated-dial.spec.ts does). Drops kad-dht's keep-alive tags first: libp2p redials
- * keep-alive peers at once, which would race the next dial. Returns how many were aborted.
- */
-export async function closeWebRTCConnections (tab: BenchTab, peer: string): Promise<number> {
-  return await tab.page.evaluate(async (peer) => {
-    const node = window.webkad?.node
-    if (node == null) throw new Error('tab is not connected')
-    const remote = node.getConnections().find(connection => connection.remotePeer.toString() === peer)?.remotePeer
-    if (remote != null) {
-      const tags = (await node.peerStore.get(remote)).tags
-      const keepAlive = Object.fromEntries([...tags.keys()].filter(name => name.startsWith('keep-alive')).map(name => [name, undefined]))
-      if (Object.keys(keepAlive).length > 0) await node.peerStore.merge(remote, { tags: keepAlive })
-    }
-    const webrtc = (): Connection[] => node.getConnections()
-      .filter(connection => connection.remotePeer.toString() === peer && connection.remoteAddr.toString().includes('/webrtc'))
-    let aborted = 0
-    const closeAll = async (): Promise<void> => {
-      await Promise.all(webrtc().filter(connection => connection.status === 'open').map(async (connection) => {
-        await connection.close({ signal: AbortSignal.timeout(3000) }).catch((err: unknown) => {
-          aborted++
-          connection.abort(err instanceof Error ? err : new Error(String(err)))
-        })
-      }))
-    }
-    await closeAll()
-    const deadline = Date.now() + 10_000
-    while (webrtc().length > 0) {
-      if (Date.now() > deadline) throw new Error(`WebRTC connections to ${peer} still open after close()`)
-      await new Promise(resolve => setTimeout(resolve, 25))
-      await closeAll()
-    }
-    return aborted
-  }, peer)
 }
 
 /**

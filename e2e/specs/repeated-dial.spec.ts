@@ -1,5 +1,5 @@
 import { test, expect } from '../fixtures/test.ts'
-import type { Connection } from '@libp2p/interface'
+import { closeWebRTCConnections } from '../fixtures/webrtc-connections.ts'
 import type { WebkadTab } from '../pages/webkad-tab.ts'
 
 const DIALS = 20
@@ -17,50 +17,6 @@ interface DialRecord {
   remoteAddr?: string
   isOpenWebRTCToPeer?: boolean
   error?: string
-}
-
-/**
- * Closes every WebRTC connection the tab holds to `peer` and waits until none is left; returns
- * how many it closed and how many had to be aborted because close() failed. Also drops
- * kad-dht's keep-alive tag on the peer: libp2p's reconnect queue redials keep-alive peers as
- * soon as they disconnect, which would race the dial under test.
- */
-async function closeWebRTCConnections (tab: WebkadTab, peer: string): Promise<{ closed: number, aborted: number }> {
-  return await tab.page.evaluate(async (peer) => {
-    const node = window.webkad?.node
-    if (node == null) throw new Error('tab is not connected')
-    const remote = node.getConnections().find(connection => connection.remotePeer.toString() === peer)?.remotePeer
-    if (remote != null) {
-      const tags = (await node.peerStore.get(remote)).tags
-      const keepAlive = Object.fromEntries([...tags.keys()].filter(name => name.startsWith('keep-alive')).map(name => [name, undefined]))
-      if (Object.keys(keepAlive).length > 0) await node.peerStore.merge(remote, { tags: keepAlive })
-    }
-    const webrtc = (): Connection[] => node.getConnections()
-      .filter(connection => connection.remotePeer.toString() === peer && connection.remoteAddr.toString().includes('/webrtc'))
-    let closed = 0
-    let aborted = 0
-    const closeAll = async (): Promise<void> => {
-      await Promise.all(webrtc().filter(connection => connection.status === 'open').map(async (connection) => {
-        closed++
-        await connection.close({ signal: AbortSignal.timeout(3000) }).catch((err: unknown) => {
-          aborted++
-          connection.abort(err instanceof Error ? err : new Error(String(err)))
-        })
-      }))
-    }
-    await closeAll()
-    // DHT traffic may open a new connection meanwhile: close those too, within a bound.
-    const deadline = Date.now() + 10_000
-    while (webrtc().length > 0) {
-      if (Date.now() > deadline) {
-        const left = webrtc().map(connection => `${connection.id} ${connection.direction} ${connection.status}`).join(', ')
-        throw new Error(`WebRTC connections to ${peer} still there after close(): ${left}`)
-      }
-      await new Promise(resolve => setTimeout(resolve, 25))
-      await closeAll()
-    }
-    return { closed, aborted }
-  }, peer)
 }
 
 async function dialDirect (tab: WebkadTab, peer: string): Promise<DialRecord> {

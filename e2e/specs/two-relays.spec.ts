@@ -2,6 +2,7 @@ import { test, expect } from '../fixtures/test.ts'
 import { ChatPanel } from '../pages/chat-panel.ts'
 import type { APIRequestContext } from '@playwright/test'
 import type { RelayProcess } from '../fixtures/relay-process.ts'
+import type { RelayStatus } from '../../relay/http-server.ts'
 import type { WebkadTab } from '../pages/webkad-tab.ts'
 
 /**
@@ -16,14 +17,6 @@ const DELIVERY_TIMEOUT_MS = 30_000
 /** A tab that just came online is findable once its addresses reached its relay (identify push). */
 const FIND_RETRY_MS = 10_000
 
-interface RelayStatus {
-  peerId: string
-  connections: number
-  reservations: number
-  routingTable: number
-  relays: string[]
-  rssBytes: number
-}
 
 async function relayStatus (request: APIRequestContext, relay: RelayProcess): Promise<RelayStatus> {
   const response = await request.get(new URL('/status', relay.appUrl).toString())

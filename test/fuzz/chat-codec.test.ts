@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { concat, equals, fromString } from 'uint8arrays'
 import { describe, expect, it } from 'vitest'
+import { varint } from '../helpers/varint.ts'
 import { fuzzRuns } from './fuzz-runs.ts'
 import {
   MAX_CHAT_FRAME_BYTES,
@@ -27,16 +28,6 @@ const MAX_SENT_AT = Number.MAX_SAFE_INTEGER
 // ---------------------------------------------------------------------------------------------
 // protobuf wire-format helpers
 
-function varint (value: bigint | number): Uint8Array {
-  let rest = BigInt(value)
-  const out: number[] = []
-  do {
-    const byte = Number(rest & 0x7fn)
-    rest >>= 7n
-    out.push(rest > 0n ? byte | 0x80 : byte)
-  } while (rest > 0n)
-  return Uint8Array.from(out)
-}
 
 function readVarint (bytes: Uint8Array, at: number): [bigint, number] | undefined {
   let value = 0n

@@ -3,6 +3,7 @@ import { peerIdFromPrivateKey, peerIdFromPublicKey, peerIdFromString } from '@li
 import fc from 'fast-check'
 import { compare, concat, equals, fromString } from 'uint8arrays'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { varint } from '../helpers/varint.ts'
 import { fuzzRuns } from './fuzz-runs.ts'
 import { SignedRecord } from '../../src/p2p/dht/pb/record.ts'
 import {
@@ -79,16 +80,6 @@ beforeAll(async () => {
 
 interface WireField { field: number, wireType: number, raw: Uint8Array, body: Uint8Array }
 
-function varint (value: bigint | number): Uint8Array {
-  let rest = BigInt(value)
-  const out: number[] = []
-  do {
-    const byte = Number(rest & 0x7fn)
-    rest >>= 7n
-    out.push(rest > 0n ? byte | 0x80 : byte)
-  } while (rest > 0n)
-  return Uint8Array.from(out)
-}
 
 /** Same value, `extra` redundant continuation bytes: decodes identically, bytes differ. */
 function paddedVarint (value: bigint, extra: number): Uint8Array {

@@ -5,6 +5,7 @@ import { MemoryDatastore } from 'datastore-core'
 import { Key } from 'interface-datastore'
 import { concat, fromString, toString } from 'uint8arrays'
 import { afterEach, describe, expect, it } from 'vitest'
+import { varint } from '../helpers/varint.ts'
 import { CHAT_PROTOCOL, MAX_CHAT_TEXT_BYTES } from '../../src/p2p/services/chat/index.ts'
 import { MAX_MESSAGES_PER_CONVERSATION } from '../../src/p2p/services/chat/chat-history.ts'
 import { decodeChatFrame, encodeChatFrame } from '../../src/p2p/services/chat/chat-codec.ts'
@@ -63,16 +64,6 @@ function connected (a: ChatNode, b: ChatNode): boolean {
   return a.getConnections(b.peerId).some(connection => connection.status === 'open')
 }
 
-function varint (value: number): Uint8Array {
-  const out: number[] = []
-  let rest = value
-  do {
-    const byte = rest % 128
-    rest = Math.floor(rest / 128)
-    out.push(rest > 0 ? byte | 0x80 : byte)
-  } while (rest > 0)
-  return Uint8Array.from(out)
-}
 
 const lengthPrefixed = (body: Uint8Array): Uint8Array => concat([varint(body.length), body])
 

@@ -10,6 +10,7 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { concat, equals, fromString, toString } from 'uint8arrays'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { varint } from '../helpers/varint.ts'
 import { DHT_PROTOCOL } from '../../src/p2p/constants.ts'
 import { DhtOperations } from '../../src/p2p/dht/dht-operations.ts'
 import { kadInternals } from '../../src/p2p/dht/kad-internals.ts'
@@ -36,16 +37,6 @@ const signal = (ms = 15_000): AbortSignal => AbortSignal.timeout(ms)
 
 const MESSAGE_TYPE = { PUT_VALUE: 0, GET_VALUE: 1, FIND_NODE: 4, PING: 5 } as const
 
-function varint (value: number): Uint8Array {
-  const out: number[] = []
-  let rest = value
-  do {
-    const byte = rest % 128
-    rest = Math.floor(rest / 128)
-    out.push(rest > 0 ? byte | 0x80 : byte)
-  } while (rest > 0)
-  return Uint8Array.from(out)
-}
 
 const bytesField = (field: number, body: Uint8Array): Uint8Array => concat([varint((field << 3) | 2), varint(body.length), body])
 

@@ -1,6 +1,7 @@
 import { Uint8ArrayList } from 'uint8arraylist'
 import { equals, fromString } from 'uint8arrays'
 import { describe, expect, it } from 'vitest'
+import { varint } from '../../../helpers/varint.ts'
 import {
   CHAT_PROTOCOL,
   MAX_CHAT_FRAME_BYTES,
@@ -19,18 +20,8 @@ const SENT_AT = 1_750_000_000_123
 // ---------------------------------------------------------------------------------------------
 // hand-built protobuf, so frames the encoder would never produce can be fed to the decoder
 
-function varint (value: number | bigint): number[] {
-  let rest = BigInt(value)
-  const out: number[] = []
-  do {
-    const byte = Number(rest & 0x7fn)
-    rest >>= 7n
-    out.push(rest > 0n ? byte | 0x80 : byte)
-  } while (rest > 0n)
-  return out
-}
 
-const tag = (field: number, wireType: number): number[] => varint((field << 3) | wireType)
+const tag = (field: number, wireType: number): number[] => [...varint((field << 3) | wireType)]
 const varintField = (field: number, value: number | bigint): number[] => [...tag(field, 0), ...varint(value)]
 const bytesField = (field: number, bytes: Uint8Array | number[]): number[] => [...tag(field, 2), ...varint(bytes.length), ...bytes]
 

@@ -1,3 +1,4 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify, identifyPush } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
@@ -9,11 +10,12 @@ import { createLibp2p } from 'libp2p'
 import { webkadDHT } from './dht/dht-config.ts'
 import { webkadConnectionGater } from './network/connection-gater.ts'
 import { webkadChat } from './services/chat/index.ts'
-import type { ChatService } from './services/chat/index.ts'
+import type { ChatService, ChatServiceInit } from './services/chat/index.ts'
 import type { Datastore } from 'interface-datastore'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
-import type { KadDHT } from '@libp2p/kad-dht'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { KadDHT, KadDHTInit } from '@libp2p/kad-dht'
+import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
+import type { Libp2pOptions } from 'libp2p'
 import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -25,37 +27,61 @@ export type WebkadServices = {
   chat: ChatService
 }
 
-/** A tab's libp2p node, typed with the services every webkad tab runs. */
+/** A webkad node (a tab, or its stand-in in Node tests and the simulation), typed with its services. */
 export type WebkadNode = Libp2p<WebkadServices>
 
 export interface WebkadNodeInit {
-  privateKey: PrivateKey
-  /** The relay(s) the user chose; decide whether local addresses may be dialled. */
-  bootnodes: Multiaddr[]
+  /** @default a fresh Ed25519 key */
+  privateKey?: PrivateKey
+  /** The relay(s) the user chose; decide whether local addresses may be dialled. @default [] */
+  bootnodes?: Multiaddr[]
   /** STUN/TURN servers for WebRTC. Empty by default: on one machine or a LAN host candidates suffice. */
   iceServers?: RTCIceServer[]
-  /** Chat history and outbox (IndexedDB per identity in the browser). */
+  /** Chat history and outbox (IndexedDB per identity in the browser). @default in memory */
   chatDatastore?: Datastore
+  /** Chat limits and timings (tests shorten them). */
+  chat?: Omit<ChatServiceInit, 'datastore'>
   /** libp2p's own datastore (peer store, DHT records held for others). @default in memory */
   datastore?: Datastore
   /** false: no WebRTC at all (to see, and test, chat falling back to the relay). @default true */
   webrtc?: boolean
+  /**
+   * Transports in place of a tab's (WebSockets, WebRTC, circuit relay): `[memory()]` for Node
+   * tests and the simulation. With it, `listen` is required.
+   */
+  transports?: NonNullable<Libp2pOptions['transports']>
+  /** Listen addresses. @default a relay reservation, plus /webrtc when WebRTC is on */
+  listen?: string[]
+  /** @default [noise()]; the simulation may pass plaintext() to save CPU (and says so). */
+  connectionEncrypters?: NonNullable<Libp2pOptions['connectionEncrypters']>
+  /** false turns libp2p's connection monitor off (the simulation: thousands of pings a second). @default true */
+  connectionMonitor?: boolean
+  /** @default webkad's gater for `bootnodes` */
+  connectionGater?: ConnectionGater
+  /** Overrides of libp2p's connection manager, e.g. the browser's connection cap in Node. */
+  connectionManager?: Libp2pOptions['connectionManager']
+  /** Overrides of webkad's DHT configuration (k, alpha, paths, prefix length). */
+  dht?: Partial<KadDHTInit>
+  /** false returns the node unstarted. @default true */
+  start?: boolean
 }
 
 /**
- * The one place a webkad tab's libp2p node is created. The node is returned stopped-or-started
- * as libp2p decides (started by default); the caller owns `stop()`.
+ * The one place a webkad node is created: the app's tabs, the Node integration and hostile tests,
+ * and the simulated network, so each exercises what ships. The caller owns `stop()`.
  */
-export async function createWebkadNode (init: WebkadNodeInit): Promise<WebkadNode> {
+export async function createWebkadNode (init: WebkadNodeInit = {}): Promise<WebkadNode> {
   const webrtcEnabled = init.webrtc ?? true
+  if (init.transports != null && init.listen == null) throw new TypeError('createWebkadNode: `transports` needs `listen`')
   return await createLibp2p({
-    privateKey: init.privateKey,
+    privateKey: init.privateKey ?? await generateKeyPair('Ed25519'),
+    start: init.start ?? true,
     ...(init.datastore != null ? { datastore: init.datastore } : {}),
     addresses: {
       // Reserve a slot on the relay (circuit) and accept WebRTC dials signalled through it.
-      listen: webrtcEnabled ? ['/p2p-circuit', '/webrtc'] : ['/p2p-circuit']
+      listen: init.listen ?? (webrtcEnabled ? ['/p2p-circuit', '/webrtc'] : ['/p2p-circuit'])
     },
-    transports: [
+    transports: init.transports ?? [
       webSockets(),
       ...(webrtcEnabled
         ? [webRTC({
@@ -67,14 +93,15 @@ export async function createWebkadNode (init: WebkadNodeInit): Promise<WebkadNod
         : []),
       circuitRelayTransport()
     ],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: init.connectionEncrypters ?? [noise()],
     streamMuxers: [yamux()],
-    connectionGater: webkadConnectionGater(init.bootnodes),
+    connectionGater: init.connectionGater ?? webkadConnectionGater(init.bootnodes ?? []),
+    ...(init.connectionManager != null ? { connectionManager: init.connectionManager } : {}),
     // A closed tab says no goodbye: its WebRTC connections stay open here until a heartbeat ping
     // fails (Chrome only reports the peer connection "disconnected", which @libp2p/webrtc ignores).
     // With libp2p's default heartbeat (every 10 s, ping timeout ≥ 5 s) that took 5–15 s; every
     // 3 s it takes 5–8 s.
-    connectionMonitor: { pingInterval: 3_000 },
+    connectionMonitor: init.connectionMonitor === false ? { enabled: false } : { pingInterval: 3_000 },
     services: {
       identify: identify(),
       // Tells the relay our circuit addresses as soon as the reservation exists (the session pushes
@@ -86,8 +113,8 @@ export async function createWebkadNode (init: WebkadNodeInit): Promise<WebkadNod
       // aborts the connection: tabs lost their relay ~10 s after Connect. The remote end must accept
       // as many (its inbound default is 2), or the extra pings are refused there instead.
       ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }),
-      dht: webkadDHT(),
-      chat: webkadChat({ datastore: init.chatDatastore })
+      dht: webkadDHT(init.dht),
+      chat: webkadChat({ ...init.chat, datastore: init.chatDatastore })
     }
   })
 }

@@ -1,16 +1,11 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { identify, identifyPush } from '@libp2p/identify'
 import { memory } from '@libp2p/memory'
-import { noise } from '@libp2p/noise'
-import { ping } from '@libp2p/ping'
-import { yamux } from '@libp2p/yamux'
-import { Key } from 'interface-datastore'
 import { MemoryDatastore } from 'datastore-core'
 import { Record as Libp2pRecord } from '@libp2p/kad-dht'
-import { createLibp2p } from 'libp2p'
-import { toString } from 'uint8arrays'
-import { webkadDHT } from '../../../src/p2p/dht/dht-config.ts'
+import { vi } from 'vitest'
+import { kadInternals, kadRecordKey } from '../../../src/p2p/dht/kad-internals.ts'
 import { guardRecords } from '../../../src/p2p/dht/record-guard.ts'
+import { createWebkadNode } from '../../../src/p2p/node.ts'
 import type { WebkadNode } from '../../../src/p2p/node.ts'
 import type { PrivateKey } from '@libp2p/interface'
 
@@ -29,13 +24,8 @@ export interface TestDhtNode {
 
 let networkCounter = 0
 
-function recordKey (key: Uint8Array): Key {
-  // kad-dht's layout: /dht/record/<base32 key> (datastorePrefix '/dht').
-  return new Key(`/dht/record/${toString(key, 'base32')}`, false)
-}
-
 /**
- * Starts `count` real libp2p nodes (memory transport, noise, yamux, webkad's DHT) and connects
+ * Starts `count` real webkad nodes (createWebkadNode on the memory transport) and connects
  * every pair, so the routing tables hold everyone and lookups are exact.
  */
 export async function startDhtNetwork (count: number, kBucketSize: number): Promise<TestDhtNode[]> {
@@ -44,38 +34,31 @@ export async function startDhtNetwork (count: number, kBucketSize: number): Prom
   for (let index = 0; index < count; index++) {
     const privateKey = await generateKeyPair('Ed25519')
     const datastore = new MemoryDatastore()
-    const node = await createLibp2p({
+    const node = await createWebkadNode({
       privateKey,
       // The node sees the guarded store, as in the app; tests inject lies underneath it.
       datastore: guardRecords(datastore),
-      addresses: { listen: [`/memory/webkad-dht-${network}-${index}`] },
+      listen: [`/memory/webkad-dht-${network}-${index}`],
       transports: [memory()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      connectionMonitor: { enabled: false },
-      services: {
-        identify: identify(),
-        identifyPush: identifyPush(),
-        ping: ping(),
-        dht: webkadDHT({ kBucketSize })
-      }
-    }) as unknown as WebkadNode
+      connectionMonitor: false,
+      dht: { kBucketSize }
+    })
     nodes.push({
       node,
       privateKey,
       datastore,
       async storedValue (key) {
         try {
-          return Libp2pRecord.deserialize(await datastore.get(recordKey(key))).value
+          return Libp2pRecord.deserialize(await datastore.get(kadRecordKey(key))).value
         } catch {
           return undefined
         }
       },
       async injectValue (key, value) {
-        await datastore.put(recordKey(key), new Libp2pRecord(key, value, new Date()).serialize())
+        await datastore.put(kadRecordKey(key), new Libp2pRecord(key, value, new Date()).serialize())
       },
       async forget (key) {
-        await datastore.delete(recordKey(key))
+        await datastore.delete(kadRecordKey(key))
       }
     })
   }
@@ -86,12 +69,9 @@ export async function startDhtNetwork (count: number, kBucketSize: number): Prom
     }
   }
   // Routing tables fill asynchronously after identify: wait until every node knows the others.
-  const deadline = Date.now() + 15_000
-  const { kadInternals } = await import('../../../src/p2p/dht/kad-internals.ts')
-  while (nodes.some(({ node }) => kadInternals(node.services.dht).routingTable.size < Math.min(count - 1, kBucketSize))) {
-    if (Date.now() > deadline) throw new Error('routing tables did not fill')
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
+  await vi.waitFor(() => {
+    if (nodes.some(({ node }) => kadInternals(node.services.dht).routingTable.size < Math.min(count - 1, kBucketSize))) throw new Error('routing tables did not fill')
+  }, { timeout: 15_000, interval: 50 })
   return nodes
 }
 

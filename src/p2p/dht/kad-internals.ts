@@ -7,12 +7,23 @@ import type { AbortOptions, PeerId, PeerInfo } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 
 /**
- * The parts of @libp2p/kad-dht's KadDHT class that webkad needs but the public `KadDHT`
- * interface does not expose. Reading them through this one adapter keeps the dependency on
- * library internals in one place; `kadInternals` checks their shape at runtime and its unit
- * test fails loudly when a kad-dht upgrade changes them.
+ * The one door into @libp2p/kad-dht's internals: the parts of its KadDHT class that webkad needs
+ * but the public `KadDHT` interface does not expose. `kadInternals` checks their shape at runtime
+ * (its unit test fails loudly when a kad-dht upgrade changes them) and builds one adapter per DHT.
+ * Lint forbids casting `services.dht` anywhere else.
  */
 export type RoutingTableEventName = 'peer:add' | 'peer:remove' | 'peer:ping'
+
+/**
+ * Where kad-dht keeps records in the node's datastore: `/dht/record/<base32 key>` (its default
+ * datastorePrefix '/dht'), each a serialized libp2p Record. The adapter checks the live prefix.
+ */
+export const KAD_RECORD_PREFIX = '/dht/record'
+
+/** The datastore key kad-dht stores the record for `key` under. */
+export function kadRecordKey (key: Uint8Array): Key {
+  return new Key(`${KAD_RECORD_PREFIX}/${toString(key, 'base32')}`, false)
+}
 
 /** A contact in a k-bucket: its Kademlia ID and when it last answered a ping (ms epoch, 0 = never). */
 export interface KadBucketPeer {
@@ -28,6 +39,10 @@ export interface KadRoutingTableInternals {
   addEventListener(type: RoutingTableEventName, listener: (event: CustomEvent<PeerId>) => void): void
   removeEventListener(type: RoutingTableEventName, listener: (event: CustomEvent<PeerId>) => void): void
   kb: { toIterable(): Iterable<KadBucketPeer> }
+}
+
+interface KBucketsWithVerify {
+  verify?: unknown
 }
 
 interface KadContentFetchingInternals {
@@ -53,9 +68,26 @@ export interface KadInternals {
   putValueTo(peer: PeerId, key: Uint8Array, value: Uint8Array, options?: AbortOptions & { onEvent?(event: QueryEvent): void }): Promise<boolean>
   /** Stores a record where this node's kad-dht serves GET_VALUE from (what its put does first). */
   storeLocally(key: Uint8Array, value: Uint8Array, options?: AbortOptions): Promise<void>
+  /**
+   * Adds new contacts without pinging them first. kad-dht pings every new contact; in a
+   * one-process simulation those pings dominate the build (bench only: a private switch).
+   */
+  skipPingBeforeAdd(): void
 }
 
+const adapters = new WeakMap<KadDHT, KadInternals>()
+
+/** The adapter of this DHT, built once per DHT instance. */
 export function kadInternals (dht: KadDHT): KadInternals {
+  let adapter = adapters.get(dht)
+  if (adapter == null) {
+    adapter = buildAdapter(dht)
+    adapters.set(dht, adapter)
+  }
+  return adapter
+}
+
+function buildAdapter (dht: KadDHT): KadInternals {
   const candidate = dht as unknown as {
     onPeerConnect?: KadInternals['onPeerConnect']
     routingTable?: Partial<KadRoutingTableInternals>
@@ -76,16 +108,20 @@ export function kadInternals (dht: KadDHT): KadInternals {
     typeof network?.sendRequest !== 'function') {
     throw new KadInternalsChangedError('@libp2p/kad-dht internals changed: routingTable, onPeerConnect, network or contentFetching not found')
   }
-  const recordPrefix = contentFetching.datastorePrefix
+  if (contentFetching.datastorePrefix !== KAD_RECORD_PREFIX) {
+    throw new KadInternalsChangedError(`@libp2p/kad-dht keeps records under ${contentFetching.datastorePrefix}, not ${KAD_RECORD_PREFIX}`)
+  }
   const datastore = contentFetching.components.datastore
   const routingTable = table as KadRoutingTableInternals
   const sendRequest = network.sendRequest.bind(network)
+  // kb is null while the DHT is stopped.
+  const buckets = (): (KadRoutingTableInternals['kb'] & KBucketsWithVerify) | undefined =>
+    (routingTable as { kb?: KadRoutingTableInternals['kb'] | null }).kb ?? undefined
   return {
     routingTable,
     onPeerConnect: candidate.onPeerConnect.bind(dht),
     routingTablePeers () {
-      // kb is null while the DHT is stopped.
-      const kb = (routingTable as { kb?: KadRoutingTableInternals['kb'] | null }).kb
+      const kb = buckets()
       if (kb == null) return []
       if (typeof kb.toIterable !== 'function') throw new KadInternalsChangedError('@libp2p/kad-dht internals changed: routingTable.kb.toIterable not found')
       return [...kb.toIterable()]
@@ -100,9 +136,15 @@ export function kadInternals (dht: KadDHT): KadInternals {
       return false
     },
     async storeLocally (key, value, options = {}) {
-      // kad-dht's own layout: `${datastorePrefix}/record/<base32 key>` holding a serialized Libp2pRecord.
       const record = new Libp2pRecord(key, value, new Date()).serialize()
-      await datastore.put(new Key(`${recordPrefix}/${toString(key, 'base32')}`), record, options)
+      await datastore.put(kadRecordKey(key), record, options)
+    },
+    skipPingBeforeAdd () {
+      const kb = buckets()
+      if (kb == null || typeof kb.verify !== 'function') {
+        throw new KadInternalsChangedError('@libp2p/kad-dht internals changed: routingTable.kb.verify not found (ping-before-add switch)')
+      }
+      kb.verify = async () => true
     }
   }
 }

@@ -1,6 +1,6 @@
 import { Record as Libp2pRecord } from '@libp2p/kad-dht'
 import { toString } from 'uint8arrays'
-import { DHT_RECORD_PREFIX } from './record-sweep.ts'
+import { KAD_RECORD_PREFIX } from './kad-internals.ts'
 import { RECORD_KEY_PREFIX, compareRecords, decodeRecordEnvelope } from './records.ts'
 import type { SignedRecord } from './pb/record.ts'
 import type { Datastore, Key } from 'interface-datastore'
@@ -16,7 +16,7 @@ export function guardRecords<D extends Datastore> (datastore: D): D {
     get (target, property, receiver) {
       if (property === 'put') {
         return async (key: Key, value: Uint8Array, options?: Parameters<Datastore['put']>[2]): Promise<Key> => {
-          if (key.toString().startsWith(`${DHT_RECORD_PREFIX}/`) && !(await shouldReplace(target, key, value))) return key
+          if (key.toString().startsWith(`${KAD_RECORD_PREFIX}/`) && !(await shouldReplace(target, key, value))) return key
           return await put(key, value, options)
         }
       }

@@ -1,12 +1,10 @@
 import { Record as Libp2pRecord } from '@libp2p/kad-dht'
 import { Key } from 'interface-datastore'
 import { toString } from 'uint8arrays'
+import { KAD_RECORD_PREFIX } from './kad-internals.ts'
 import { RECORD_KEY_PREFIX, isRecordExpired } from './records.ts'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
-
-/** Where kad-dht keeps records (its default datastorePrefix '/dht'). */
-export const DHT_RECORD_PREFIX = '/dht/record'
 
 export interface SweepResult {
   kept: number
@@ -21,7 +19,7 @@ export async function sweepExpiredRecords (datastore: Datastore, options: AbortO
   const now = options.now ?? Date.now()
   const expired: Key[] = []
   let kept = 0
-  for await (const { key, value } of datastore.query({ prefix: DHT_RECORD_PREFIX }, options)) {
+  for await (const { key, value } of datastore.query({ prefix: KAD_RECORD_PREFIX }, options)) {
     let record: Libp2pRecord
     try {
       record = Libp2pRecord.deserialize(value)

@@ -37,7 +37,7 @@ export function selectConversation (peer: string | undefined): void {
  * Returns the full peer ID; throws the core's InvalidPeerIdError, SelfPeerError or
  * NotConnectedError synchronously.
  */
-export function openChatWith (session: WebkadSession, peerIdText: string): string {
+export function openChatWith (session: Pick<WebkadSession, 'openChat'>, peerIdText: string): string {
   const peer = session.openChat(peerIdText)
   store.update(current => ({
     peer,

@@ -11,12 +11,15 @@ const drafts = new Map<string, string>()
 /** The id of the message field, so `openChatWith` callers can have it focused. */
 export const COMPOSER_ID = 'chat-message'
 
+/** What the composer uses of the session (tests pass a fake with just this). */
+export type ComposerSession = Pick<WebkadSession, 'sendChat'>
+
 /**
  * Message field and Send. Enter sends, Shift+Enter adds a line. The text leaves the field only
  * once the core has stored the message in its outbox; on any error it stays (nothing is lost).
  * Length is checked by the core, not here: over 16 KiB Send shows its MessageTooLongError.
  */
-export function Composer ({ session, peer }: { session: WebkadSession, peer: string }): React.JSX.Element {
+export function Composer ({ session, peer }: { session: ComposerSession, peer: string }): React.JSX.Element {
   const [text, setText] = useState(() => drafts.get(peer) ?? '')
   const [error, setError] = useState<OperationError>()
   const latest = useRef(text)

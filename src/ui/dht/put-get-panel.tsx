@@ -25,8 +25,11 @@ const RUNNING_TEXT: Record<DhtAction['kind'], string> = {
   closest: 'Looking up the closest peers…'
 }
 
+/** What the Put / Get panel uses of the session (tests pass a fake with just these). */
+export type PutGetSession = Pick<WebkadSession, 'put' | 'get' | 'closestPeers' | 'state'>
+
 /** Put and Get of signed records under /webkad/ keys, and closest-peer lookups for a key. */
-export function PutGetPanel ({ session }: { session: WebkadSession }): React.JSX.Element {
+export function PutGetPanel ({ session }: { session: PutGetSession }): React.JSX.Element {
   const { peerId } = useStore(session.state)
   const [key, setKey] = useState('')
   const [value, setValue] = useState('')

@@ -7,8 +7,11 @@ import { toOperationError } from '../chat/chat-format.ts'
 import type { OperationError } from '../hooks/use-operation.ts'
 import type { WebkadSession } from '../../p2p/session.ts'
 
+/** What the Find peer panel uses of the session (tests pass a fake with just these). */
+export type FindPeerSession = Pick<WebkadSession, 'findPeer' | 'dialDirect' | 'ping' | 'openChat' | 'state'>
+
 /** FindPeer through the DHT, then open a direct WebRTC connection or ping the peer. */
-export function FindPeerPanel ({ session }: { session: WebkadSession }): React.JSX.Element {
+export function FindPeerPanel ({ session }: { session: FindPeerSession }): React.JSX.Element {
   const [peerId, setPeerId] = useState('')
   const find = useOperation(async (signal, target: string) => await session.findPeer(target, { signal }))
   const dial = useOperation(async (signal, target: string) => await session.dialDirect(target, { signal }))
@@ -83,7 +86,7 @@ export function FindPeerPanel ({ session }: { session: WebkadSession }): React.J
   )
 }
 
-function describeSource (answeredBy: string, session: WebkadSession): string {
+function describeSource (answeredBy: string, session: Pick<FindPeerSession, 'state'>): string {
   const state = session.state.getSnapshot()
   if (answeredBy === state.peerId) return 'this tab\'s own routing table'
   if (answeredBy === state.relayPeerId) return `the relay ${shortPeerId(answeredBy)}`

@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     environment: 'node',
-    include: ['src/**/*.test.ts', 'relay/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'relay/**/*.test.ts', 'test/**/*.test.ts', 'test/**/*.test.tsx'],
     exclude: ['e2e/**', '**/node_modules/**', 'dist/**'],
     // Node 20 lacks Promise.withResolvers, which libp2p needs (see relay/node20-polyfills.ts).
     setupFiles: ['./test/setup.ts'],

@@ -1,18 +1,18 @@
 import { circuitRelayTransport, RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { identify } from '@libp2p/identify'
-import { noise } from '@libp2p/noise'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { webSockets } from '@libp2p/websockets'
-import { yamux } from '@libp2p/yamux'
-import { createLibp2p } from 'libp2p'
 import { fromString } from 'uint8arrays'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { startRelay } from '../../relay/relay-node.ts'
 import { kadInternals } from '../../src/p2p/dht/kad-internals.ts'
 import { createSignedRecord } from '../../src/p2p/dht/records.ts'
-import { createTestClient, tempDirs, testRelayConfig, waitFor } from '../relay/helpers.ts'
+import { createWebkadNode } from '../../src/p2p/node.ts'
+import { QUIET_DHT } from '../helpers/nodes.ts'
+import { HopMessage, Status } from '../helpers/pb/circuit-relay.ts'
+import { within } from '../helpers/wait.ts'
+import { createTestClient, tempDirs, testRelayConfig } from '../relay/helpers.ts'
 import type { RelayConfig } from '../../relay/config.ts'
 import type { LimitHit } from '../../relay/limits.ts'
 import type { Relay } from '../../relay/relay-node.ts'
@@ -22,10 +22,10 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 
 /**
  * Hostile peers against a real relay (startRelay on a free WebSocket port, its own data
- * directory). The honest clients are the tab stand-ins of test/relay/helpers.ts (WebSockets +
- * circuit relay transport + webkad's DHT); the misbehaving one is a plain libp2p node that opens
- * and drops connections in a loop and asks for reservations and circuits by hand over the HOP
- * protocol. Every local peer comes from 127.0.0.1, so the per-IP limits are tested by setting
+ * directory). The honest clients are the tab stand-ins of test/relay/helpers.ts (createWebkadNode
+ * without WebRTC); the misbehaving ones are webkad nodes too, with only the transports a test
+ * needs and a DHT that keeps quiet (QUIET_DHT), that open and drop connections in a loop and
+ * ask for reservations and circuits by hand over the HOP protocol (test/helpers/pb/). Every local peer comes from 127.0.0.1, so the per-IP limits are tested by setting
  * them just above what the honest peers use.
  */
 
@@ -51,34 +51,32 @@ async function relayWith (overrides: Partial<RelayConfig> = {}): Promise<{ relay
 
 /** A tab stand-in that dials the relay and then holds a reservation on it by itself. */
 async function honestClient (relay: Relay, address: Multiaddr): Promise<TestClient> {
-  const client = await createTestClient()
+  const client = await createTestClient(address)
   nodes.push(client)
   await client.dial(address)
-  await waitFor('the honest client\'s reservation', () => relay.node.services.relay.reservations.has(client.peerId))
+  await vi.waitFor(() => { expect(relay.node.services.relay.reservations.has(client.peerId), 'the honest client\'s reservation').toBe(true) }, within(10_000))
   return client
 }
 
-/** A plain libp2p node over WebSockets: no relay transport, so it only does what the test says. */
-async function plainNode (): Promise<Libp2p> {
-  return await testNode({ circuit: false, reserve: false })
+/** A webkad node over WebSockets only: no relay transport, so it only does what the test says. */
+async function plainNode (address: Multiaddr): Promise<Libp2p> {
+  return await testNode(address, { circuit: false, reserve: false })
 }
 
 /**
- * A node with the circuit relay transport and nothing else (no DHT, whose lookups would open
- * circuits of their own): with `reserve` it holds a reservation on the relay it dials, like a tab.
+ * A webkad node with the circuit relay transport and a quiet DHT (whose lookups would otherwise
+ * open circuits of their own): with `reserve` it holds a reservation on the relay it dials, like a tab.
  */
-async function circuitNode (options: { reserve: boolean }): Promise<Libp2p> {
-  return await testNode({ circuit: true, reserve: options.reserve })
+async function circuitNode (address: Multiaddr, options: { reserve: boolean }): Promise<Libp2p> {
+  return await testNode(address, { circuit: true, reserve: options.reserve })
 }
 
-async function testNode (options: { circuit: boolean, reserve: boolean }): Promise<Libp2p> {
-  const node = await createLibp2p({
-    addresses: { listen: options.reserve ? ['/p2p-circuit'] : [] },
+async function testNode (relay: Multiaddr, options: { circuit: boolean, reserve: boolean }): Promise<Libp2p> {
+  const node = await createWebkadNode({
     transports: options.circuit ? [webSockets(), circuitRelayTransport()] : [webSockets()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionGater: { denyDialMultiaddr: () => false },
-    services: { identify: identify() }
+    listen: options.reserve ? ['/p2p-circuit'] : [],
+    bootnodes: [relay],
+    dht: QUIET_DHT
   })
   nodes.push(node)
   return node
@@ -86,9 +84,9 @@ async function testNode (options: { circuit: boolean, reserve: boolean }): Promi
 
 /** A circuitNode holding a reservation on the relay: a destination circuits can reach. */
 async function reservedTarget (relay: Relay, address: Multiaddr): Promise<Libp2p> {
-  const node = await circuitNode({ reserve: true })
+  const node = await circuitNode(address, { reserve: true })
   await node.dial(address)
-  await waitFor('the target\'s reservation', () => relay.node.services.relay.reservations.has(node.peerId))
+  await vi.waitFor(() => { expect(relay.node.services.relay.reservations.has(node.peerId), 'the target\'s reservation').toBe(true) }, within(10_000))
   return node
 }
 
@@ -96,60 +94,28 @@ function circuitAddress (relayAddress: Multiaddr, peer: PeerId): Multiaddr {
   return relayAddress.encapsulate(`/p2p-circuit/p2p/${peer.toString()}`)
 }
 
-// circuit relay v2 HopMessage (type = 1, peer = 2, status = 5), by hand: RESERVE is type 0.
-const RESERVE = Uint8Array.of(0x08, 0x00)
-const STATUS_OK = 100
-const RESERVATION_REFUSED = 200
-const RESOURCE_LIMIT_EXCEEDED = 201
 const PING_PROTOCOL = '/ipfs/ping/1.0.0'
+const RESERVE: HopMessage = { type: HopMessage.Type.RESERVE }
 
-/** HopMessage { type: CONNECT, peer: { id } } (ids are far shorter than 128 bytes: one-byte lengths). */
-function connectTo (destination: PeerId): Uint8Array {
-  const id = destination.toMultihash().bytes
-  return Uint8Array.of(0x08, 0x01, 0x12, id.length + 2, 0x0a, id.length, ...id)
-}
-
-/** Reads the `status` field (5) of a HopMessage. */
-function hopStatus (bytes: Uint8Array): number | undefined {
-  let at = 0
-  const varint = (): number => {
-    let value = 0
-    for (let shift = 1; ; shift *= 128) {
-      const byte = bytes[at++]
-      if (byte == null) throw new Error('truncated')
-      value += (byte & 0x7f) * shift
-      if ((byte & 0x80) === 0) return value
-    }
-  }
-  let status: number | undefined
-  while (at < bytes.length) {
-    const tag = varint()
-    if ((tag & 7) === 0) {
-      const value = varint()
-      if (tag >> 3 === 5) status = value
-    } else if ((tag & 7) === 2) {
-      const length = varint() // read before adding: `at += varint()` would use the old `at`
-      at += length
-    } else {
-      throw new Error(`wire type ${tag & 7}`)
-    }
-  }
-  return status
+/** HopMessage { type: CONNECT, peer: { id } }: a circuit to `destination`. */
+function connectTo (destination: PeerId): HopMessage {
+  return { type: HopMessage.Type.CONNECT, peer: { id: destination.toMultihash().bytes, addrs: [] } }
 }
 
 /** Sends one HOP request on a new stream; resolves with the status the relay answers. */
-async function hopRequest (node: Libp2p, address: Multiaddr, request: Uint8Array): Promise<number | undefined> {
+async function hopRequest (node: Libp2p, address: Multiaddr, request: HopMessage): Promise<Status | undefined> {
   const stream = await node.dialProtocol(address, RELAY_V2_HOP_CODEC, { signal: AbortSignal.timeout(10_000) })
   const lp = lpStream(stream)
-  await lp.write(request)
-  const status = hopStatus((await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray())
+  await lp.write(HopMessage.encode(request))
+  const reply = HopMessage.decode(await lp.read({ signal: AbortSignal.timeout(10_000) }))
+  expect(reply.type, 'the relay answers with a STATUS message').toBe(HopMessage.Type.STATUS)
   // A granted circuit is now this stream: leave it open. Anything else is done.
-  if (status !== STATUS_OK || request === RESERVE) await stream.close().catch(() => {})
-  return status
+  if (reply.status !== Status.OK || request.type === HopMessage.Type.RESERVE) await stream.close().catch(() => {})
+  return reply.status
 }
 
 /** Asks the relay for a reservation on a new HOP stream; resolves with the status it answers. */
-async function reserve (node: Libp2p, address: Multiaddr): Promise<number | undefined> {
+async function reserve (node: Libp2p, address: Multiaddr): Promise<Status | undefined> {
   return await hopRequest(node, address, RESERVE)
 }
 
@@ -179,15 +145,15 @@ describe('a hostile peer against the relay', () => {
     const reservations = relay.node.services.relay.reservations
     const routingTable = kadInternals(relay.node.services.dht).routingTable
     const honest = await honestClient(relay, address)
-    await waitFor('the honest client in the relay routing table', () => routingTable.size === 1)
+    await vi.waitFor(() => { expect(routingTable.size, 'the relay routing table').toBe(1) }, within(10_000))
 
-    const mallory = await plainNode()
+    const mallory = await plainNode(address)
     let lostReservation = 0
     let lostConnection = 0
     for (let round = 0; round < 30; round++) {
       const connection = await mallory.dial(address, { signal: AbortSignal.timeout(10_000) })
       // Every third round she also takes a reservation before leaving.
-      if (round % 3 === 0) expect(await reserve(mallory, address)).toBe(STATUS_OK)
+      if (round % 3 === 0) expect(await reserve(mallory, address)).toBe(Status.OK)
       if (round % 2 === 0) await connection.close()
       else await mallory.hangUp(address)
       if (!reservations.has(honest.peerId)) lostReservation++
@@ -196,7 +162,7 @@ describe('a hostile peer against the relay', () => {
     // Twice she vanishes without closing anything (her side just drops the connection).
     for (let round = 0; round < 2; round++) {
       const connection = await mallory.dial(address, { signal: AbortSignal.timeout(10_000) })
-      expect(await reserve(mallory, address)).toBe(STATUS_OK)
+      expect(await reserve(mallory, address)).toBe(Status.OK)
       connection.abort(new Error('mallory vanishes'))
     }
     expect(lostReservation).toBe(0)
@@ -216,26 +182,26 @@ describe('a hostile peer against the relay', () => {
 
     // Nothing of mallory is left behind. Connections she closed are gone at once; the two she
     // dropped without a word are reaped by the relay's connection monitor (a ping every 10 s).
-    await waitFor('the relay to drop every connection of mallory', () => relay.node.getConnections(mallory.peerId).length === 0, 25_000)
-    await waitFor('the relay to free mallory\'s reservation', () => !reservations.has(mallory.peerId))
+    await vi.waitFor(() => { expect(relay.node.getConnections(mallory.peerId), 'mallory\'s connections on the relay').toHaveLength(0) }, within(25_000))
+    await vi.waitFor(() => { expect(reservations.has(mallory.peerId), 'mallory\'s reservation').toBe(false) }, within(10_000))
     expect(new Set([...reservations.keys()].map(peer => peer.toString()))).toEqual(new Set([honest.peerId.toString(), newcomer.peerId.toString()]))
-    await waitFor('only honest peers in the relay routing table', () => routingTable.size === 2)
+    await vi.waitFor(() => { expect(routingTable.size, 'the relay routing table (the two honest tabs)').toBe(2) }, within(10_000))
     expect(new Set(relay.node.getConnections().map(connection => connection.remotePeer.toString()))).toEqual(new Set([honest.peerId.toString(), newcomer.peerId.toString()]))
   }, 60_000)
 
   it('gets one reservation however many it asks for, and the relay keeps serving the others', async () => {
     const { relay, address } = await relayWith({ maxReservations: 3 })
     const reservations = relay.node.services.relay.reservations
-    const mallory = await plainNode()
+    const mallory = await plainNode(address)
     await mallory.dial(address)
     // Twenty requests, some at once: each is answered OK (a renewal), all on the one slot.
     // (At most 5 at once: yamux resets streams a peer opens beyond 10 not yet acknowledged,
     // MaxEarlyStreamsError, which a loaded machine reaches with 10 plus identify.)
-    const answers: Array<number | undefined> = []
+    const answers: Array<Status | undefined> = []
     for (let batch = 0; batch < 2; batch++) answers.push(...await Promise.all(Array.from({ length: 5 }, async () => await reserve(mallory, address))))
     for (let index = 0; index < 10; index++) answers.push(await reserve(mallory, address))
     expect(answers).toHaveLength(20)
-    expect(answers.every(status => status === STATUS_OK)).toBe(true)
+    expect(answers.every(status => status === Status.OK)).toBe(true)
     expect(reservations.size).toBe(1)
     expect(reservations.has(mallory.peerId)).toBe(true)
 
@@ -244,13 +210,13 @@ describe('a hostile peer against the relay', () => {
     const bob = await honestClient(relay, address)
     expect(reservations.size).toBe(3)
     expect(reservations.has(alice.peerId) && reservations.has(bob.peerId)).toBe(true)
-    // The limit itself holds: a fourth peer is refused (RESERVATION_REFUSED = 200), not served.
-    const carol = await plainNode()
+    // The limit itself holds: a fourth peer is refused (RESERVATION_REFUSED), not served.
+    const carol = await plainNode(address)
     await carol.dial(address)
-    expect(await reserve(carol, address)).toBe(RESERVATION_REFUSED)
+    expect(await reserve(carol, address)).toBe(Status.RESERVATION_REFUSED)
     expect(reservations.size).toBe(3)
     // And mallory's repeated requests did not break her own reservation either.
-    expect(await reserve(mallory, address)).toBe(STATUS_OK)
+    expect(await reserve(mallory, address)).toBe(Status.OK)
     expect(reservations.size).toBe(3)
   }, 60_000)
 })
@@ -261,7 +227,7 @@ describe('the relay limits against a hostile peer', () => {
   it('refuses a peer opening and closing connections in a loop past its per-peer rate, logs it once, and serves the others', async () => {
     const { relay, address, hits } = await relayWith({ inboundPerMinutePerPeer: 5 })
     const honest = await honestClient(relay, address)
-    const mallory = await plainNode()
+    const mallory = await plainNode(address)
     const outcomes: string[] = []
     for (let round = 0; round < 12; round++) {
       const outcome = await dialOutcome(mallory, address)
@@ -275,42 +241,42 @@ describe('the relay limits against a hostile peer', () => {
     // The honest client lost nothing, and a newcomer from the same IP connects and reserves.
     expect(relay.node.services.relay.reservations.has(honest.peerId)).toBe(true)
     expect(relay.node.getConnections(honest.peerId).some(connection => connection.status === 'open')).toBe(true)
-    expect(await reserve(honest, address)).toBe(STATUS_OK)
+    expect(await reserve(honest, address)).toBe(Status.OK)
     await honestClient(relay, address)
-    await waitFor('no connection of mallory left', () => relay.node.getConnections(mallory.peerId).length === 0)
+    await vi.waitFor(() => { expect(relay.node.getConnections(mallory.peerId), 'mallory\'s connections on the relay').toHaveLength(0) }, within(10_000))
   }, 60_000)
 
   it('refuses a peer more open connections than allowed per peer, and keeps the ones it has', async () => {
     const { relay, address, hits } = await relayWith({ maxConnectionsPerPeer: 2 })
     const honest = await honestClient(relay, address)
-    const mallory = await plainNode()
+    const mallory = await plainNode(address)
     expect(await dialOutcome(mallory, address)).toBe('open')
     expect(await dialOutcome(mallory, address, { force: true })).toBe('open')
     for (let attempt = 0; attempt < 3; attempt++) expect(await dialOutcome(mallory, address, { force: true })).not.toBe('open')
     expect(relay.node.getConnections(mallory.peerId).filter(connection => connection.status === 'open')).toHaveLength(2)
     expect(hits).toEqual([{ limit: 'connections-per-peer', max: 2, offender: mallory.peerId.toString(), ip: LOCAL }])
     // Her own connections still work, and so does everyone else's.
-    expect(await reserve(mallory, address)).toBe(STATUS_OK)
-    expect(await reserve(honest, address)).toBe(STATUS_OK)
+    expect(await reserve(mallory, address)).toBe(Status.OK)
+    expect(await reserve(honest, address)).toBe(Status.OK)
     expect(relay.node.services.relay.reservations.has(honest.peerId)).toBe(true)
   }, 60_000)
 
   it('refuses connections from an IP that has the maximum open, logs the IP once, and accepts again when one leaves', async () => {
     const { relay, address, hits } = await relayWith({ maxConnectionsPerIp: 3 })
     const honest = await honestClient(relay, address)
-    const first = await plainNode()
-    const second = await plainNode()
+    const first = await plainNode(address)
+    const second = await plainNode(address)
     expect(await dialOutcome(first, address)).toBe('open')
     expect(await dialOutcome(second, address)).toBe('open')
-    const third = await plainNode()
+    const third = await plainNode(address)
     expect(await dialOutcome(third, address)).not.toBe('open')
     expect(await dialOutcome(third, address)).not.toBe('open')
     expect(hits).toEqual([{ limit: 'connections-per-ip', max: 3, offender: LOCAL }])
 
     expect(relay.node.services.relay.reservations.has(honest.peerId)).toBe(true)
-    expect(await reserve(honest, address)).toBe(STATUS_OK)
+    expect(await reserve(honest, address)).toBe(Status.OK)
     await first.hangUp(address)
-    await waitFor('the relay to see the first one leave', () => relay.node.getConnections(first.peerId).length === 0)
+    await vi.waitFor(() => { expect(relay.node.getConnections(first.peerId), 'the first one\'s connections on the relay').toHaveLength(0) }, within(10_000))
     expect(await dialOutcome(third, address)).toBe('open')
   }, 60_000)
 
@@ -318,27 +284,27 @@ describe('the relay limits against a hostile peer', () => {
     const { relay, address, hits } = await relayWith({ maxReservationsPerIp: 3 })
     const reservations = relay.node.services.relay.reservations
     const honest = await honestClient(relay, address)
-    const mallories = await Promise.all([plainNode(), plainNode(), plainNode(), plainNode()])
+    const mallories = await Promise.all([plainNode(address), plainNode(address), plainNode(address), plainNode(address)])
     for (const mallory of mallories) await mallory.dial(address)
     const [first, second, third, fourth] = mallories as [Libp2p, Libp2p, Libp2p, Libp2p]
-    expect(await reserve(first, address)).toBe(STATUS_OK)
-    expect(await reserve(second, address)).toBe(STATUS_OK)
-    expect(await reserve(third, address)).toBe(RESERVATION_REFUSED)
-    expect(await reserve(fourth, address)).toBe(RESERVATION_REFUSED)
-    expect(await reserve(third, address)).toBe(RESERVATION_REFUSED)
+    expect(await reserve(first, address)).toBe(Status.OK)
+    expect(await reserve(second, address)).toBe(Status.OK)
+    expect(await reserve(third, address)).toBe(Status.RESERVATION_REFUSED)
+    expect(await reserve(fourth, address)).toBe(Status.RESERVATION_REFUSED)
+    expect(await reserve(third, address)).toBe(Status.RESERVATION_REFUSED)
     expect(reservations.size).toBe(3)
     expect(hits).toEqual([{ limit: 'reservations-per-ip', max: 3, offender: LOCAL }])
 
     // Holders renew (one reservation per peer: a repeat is a renewal, never refused) ...
-    expect(await reserve(honest, address)).toBe(STATUS_OK)
-    expect(await reserve(first, address)).toBe(STATUS_OK)
+    expect(await reserve(honest, address)).toBe(Status.OK)
+    expect(await reserve(first, address)).toBe(Status.OK)
     // ... and stay reachable: a refused peer still opens a circuit to the honest one.
-    expect(await hopRequest(third, address, connectTo(honest.peerId))).toBe(STATUS_OK)
+    expect(await hopRequest(third, address, connectTo(honest.peerId))).toBe(Status.OK)
 
     // When a holder leaves, its slot is free again.
     await first.hangUp(address)
-    await waitFor('the relay to free the first reservation', () => !reservations.has(first.peerId))
-    expect(await reserve(third, address)).toBe(STATUS_OK)
+    await vi.waitFor(() => { expect(reservations.has(first.peerId), 'the first reservation').toBe(false) }, within(10_000))
+    expect(await reserve(third, address)).toBe(Status.OK)
     expect(hits).toHaveLength(1)
   }, 60_000)
 
@@ -348,22 +314,22 @@ describe('the relay limits against a hostile peer', () => {
     const [one, two, three] = targets as [Libp2p, Libp2p, Libp2p]
 
     // As source: mallory's third circuit is refused, with the protocol's status.
-    const mallory = await circuitNode({ reserve: false })
+    const mallory = await circuitNode(address, { reserve: false })
     expect(await dialOutcome(mallory, circuitAddress(address, one.peerId))).toBe('open')
     expect(await dialOutcome(mallory, circuitAddress(address, two.peerId))).toBe('open')
     expect(await dialOutcome(mallory, circuitAddress(address, three.peerId))).toContain('RESOURCE_LIMIT_EXCEEDED')
     expect(await dialOutcome(mallory, circuitAddress(address, three.peerId))).toContain('RESOURCE_LIMIT_EXCEEDED')
-    // By hand, the raw status is RESOURCE_LIMIT_EXCEEDED (201).
-    expect(await hopRequest(mallory, address, connectTo(three.peerId))).toBe(RESOURCE_LIMIT_EXCEEDED)
+    // By hand, the HOP status is RESOURCE_LIMIT_EXCEEDED.
+    expect(await hopRequest(mallory, address, connectTo(three.peerId))).toBe(Status.RESOURCE_LIMIT_EXCEEDED)
     // Her circuits are still up.
     expect(mallory.getConnections(one.peerId).some(connection => connection.status === 'open')).toBe(true)
 
     // Another peer still reaches the targets: `one` is in one circuit, below the limit.
-    const alice = await circuitNode({ reserve: false })
+    const alice = await circuitNode(address, { reserve: false })
     expect(await dialOutcome(alice, circuitAddress(address, one.peerId))).toBe('open')
     expect(await dialOutcome(alice, circuitAddress(address, three.peerId))).toBe('open')
     // As destination: `one` is now in two circuits, so a third to it is refused.
-    const bob = await circuitNode({ reserve: false })
+    const bob = await circuitNode(address, { reserve: false })
     expect(await dialOutcome(bob, circuitAddress(address, one.peerId))).toContain('RESOURCE_LIMIT_EXCEEDED')
     expect(await dialOutcome(bob, circuitAddress(address, two.peerId))).toBe('open')
 
@@ -373,8 +339,10 @@ describe('the relay limits against a hostile peer', () => {
     ])
     // A circuit that closes frees its place at once.
     await mallory.hangUp(one.peerId)
-    await waitFor('the relay to end mallory\'s circuit to one', () => relay.node.getConnections(one.peerId)
-      .every(connection => connection.streams.filter(stream => stream.protocol.endsWith('/stop')).length < 2))
+    await vi.waitFor(() => {
+      expect(relay.node.getConnections(one.peerId).map(connection => connection.streams.filter(stream => stream.protocol.endsWith('/stop')).length), 'circuits to one, per connection')
+        .toSatisfy((circuits: number[]) => circuits.every(count => count < 2))
+    }, within(10_000))
     expect(await dialOutcome(bob, circuitAddress(address, one.peerId))).toBe('open')
     for (const target of targets) expect(relay.node.services.relay.reservations.has(target.peerId)).toBe(true)
   }, 60_000)
@@ -382,16 +350,18 @@ describe('the relay limits against a hostile peer', () => {
   it('answers RESOURCE_LIMIT_EXCEEDED past the circuits opened from one IP', async () => {
     const { relay, address, hits } = await relayWith({ maxCircuitsPerIp: 2 })
     const [one, two] = await Promise.all([reservedTarget(relay, address), reservedTarget(relay, address)]) as [Libp2p, Libp2p]
-    const first = await circuitNode({ reserve: false })
-    const second = await circuitNode({ reserve: false })
+    const first = await circuitNode(address, { reserve: false })
+    const second = await circuitNode(address, { reserve: false })
     expect(await dialOutcome(first, circuitAddress(address, one.peerId))).toBe('open')
     expect(await dialOutcome(second, circuitAddress(address, one.peerId))).toBe('open')
     expect(await dialOutcome(second, circuitAddress(address, two.peerId))).toContain('RESOURCE_LIMIT_EXCEEDED')
     expect(await dialOutcome(first, circuitAddress(address, two.peerId))).toContain('RESOURCE_LIMIT_EXCEEDED')
     expect(hits).toEqual([{ limit: 'circuits-per-ip', max: 2, offender: LOCAL }])
     await first.hangUp(one.peerId)
-    await waitFor('a circuit from the IP to end', () => relay.node.getConnections(first.peerId)
-      .every(connection => connection.streams.every(stream => !stream.protocol.endsWith('/hop'))))
+    await vi.waitFor(() => {
+      expect(relay.node.getConnections(first.peerId).flatMap(connection => connection.streams.map(stream => stream.protocol)), 'streams of the first one on the relay')
+        .not.toContainEqual(expect.stringMatching(/\/hop$/))
+    }, within(10_000))
     expect(await dialOutcome(second, circuitAddress(address, two.peerId))).toBe('open')
   }, 60_000)
 })

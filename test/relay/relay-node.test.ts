@@ -3,11 +3,12 @@ import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { fromString } from 'uint8arrays'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { startRelay } from '../../relay/relay-node.ts'
 import { kadInternals } from '../../src/p2p/dht/kad-internals.ts'
 import { createSignedRecord, validateRecord } from '../../src/p2p/dht/records.ts'
-import { createTestClient, tempDirs, testRelayConfig, waitFor } from './helpers.ts'
+import { within } from '../helpers/wait.ts'
+import { createTestClient, tempDirs, testRelayConfig } from './helpers.ts'
 import type { RelayConfig } from '../../relay/config.ts'
 import type { Relay } from '../../relay/relay-node.ts'
 import type { TestClient } from './helpers.ts'
@@ -34,10 +35,10 @@ async function relayOn (config: RelayConfig): Promise<Relay> {
 
 /** A tab-like Node client dialled to the relay (it then asks for a reservation by itself). */
 async function clientOf (relay: Relay): Promise<TestClient> {
-  const client = await createTestClient()
-  clients.push(client)
   const address = relay.node.getMultiaddrs()[0]
   if (address == null) throw new Error('the relay announces no multiaddr')
+  const client = await createTestClient(address)
+  clients.push(client)
   await client.dial(address)
   return client
 }
@@ -52,7 +53,9 @@ async function stopClient (client: TestClient): Promise<void> {
 async function waitForDhtLink (relay: Relay, client: TestClient): Promise<void> {
   const relayTable = kadInternals(relay.node.services.dht).routingTable
   const clientTable = kadInternals(client.services.dht).routingTable
-  await waitFor('relay and client to enter each other\'s routing table', () => relayTable.size === 1 && clientTable.size === 1)
+  await vi.waitFor(() => {
+    expect({ relay: relayTable.size, client: clientTable.size }, 'relay and client in each other\'s routing table').toEqual({ relay: 1, client: 1 })
+  }, within(10_000))
 }
 
 async function signedRecord (key: string, text: string): Promise<Uint8Array> {
@@ -95,28 +98,29 @@ describe('relay reservations', () => {
     expect(routingTable.size).toBe(0)
 
     const client = await clientOf(relay)
-    await waitFor('the relay to hold a reservation', () => reservations.size === 1)
+    await vi.waitFor(() => { expect(reservations.size, 'reservations on the relay').toBe(1) }, within(10_000))
     expect(reservations.has(client.peerId)).toBe(true)
-    await waitFor('the tab to enter the relay routing table', () => routingTable.size === 1)
+    await vi.waitFor(() => { expect(routingTable.size, 'the relay routing table').toBe(1) }, within(10_000))
     // The client announces its relayed address once the reservation exists.
-    await waitFor('the client to announce a circuit address', () =>
-      client.getMultiaddrs().some(address => address.toString().includes(`/p2p/${relay.node.peerId.toString()}/p2p-circuit`)))
+    await vi.waitFor(() => {
+      expect(client.getMultiaddrs().map(String), 'the client\'s addresses').toContainEqual(expect.stringContaining(`/p2p/${relay.node.peerId.toString()}/p2p-circuit`))
+    }, within(10_000))
 
     await stopClient(client)
-    await waitFor('the relay to free the reservation', () => reservations.size === 0)
-    await waitFor('the relay to drop the tab from its routing table', () => routingTable.size === 0)
+    await vi.waitFor(() => { expect(reservations.size, 'reservations after the tab left').toBe(0) }, within(10_000))
+    await vi.waitFor(() => { expect(routingTable.size, 'the relay routing table after the tab left').toBe(0) }, within(10_000))
   })
 
   it('gives a freed reservation slot to the next tab (a full relay does not stay full)', async () => {
     const relay = await relayOn({ ...testRelayConfig(await dirs.make()), maxReservations: 1 })
     const reservations = relay.node.services.relay.reservations
     const first = await clientOf(relay)
-    await waitFor('the first tab\'s reservation', () => reservations.has(first.peerId))
+    await vi.waitFor(() => { expect(reservations.has(first.peerId), 'the first tab\'s reservation').toBe(true) }, within(10_000))
     await stopClient(first)
-    await waitFor('the relay to free the only slot', () => reservations.size === 0)
+    await vi.waitFor(() => { expect(reservations.size, 'reservations after the first tab left').toBe(0) }, within(10_000))
 
     const second = await clientOf(relay)
-    await waitFor('the second tab\'s reservation', () => reservations.has(second.peerId))
+    await vi.waitFor(() => { expect(reservations.has(second.peerId), 'the second tab\'s reservation').toBe(true) }, within(10_000))
     expect(reservations.size).toBe(1)
   })
 })

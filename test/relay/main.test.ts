@@ -2,16 +2,16 @@ import { spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
-import { identify } from '@libp2p/identify'
-import { noise } from '@libp2p/noise'
 import { webSockets } from '@libp2p/websockets'
-import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p } from 'libp2p'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { createWebkadNode } from '../../src/p2p/node.ts'
+import { within } from '../helpers/wait.ts'
 import { tempDirs } from './helpers.ts'
+import type { WebkadNode } from '../../src/p2p/node.ts'
 import type { ChildProcess } from 'node:child_process'
 import type { AddressInfo, Server } from 'node:net'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** The real relay CLI, started the way `npm run relay` starts it. */
 const REPO = resolve(import.meta.dirname, '..', '..')
@@ -22,8 +22,12 @@ interface RelayProcess {
   stdout(): string
   stderr(): string
   /** Resolves with the exit code (null when killed by a signal) and the signal. */
-  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+  exited: Promise<Exit>
+  /** The same, once it happened. */
+  exit?: Exit
 }
+
+interface Exit { code: number | null, signal: NodeJS.Signals | null }
 
 const running: RelayProcess[] = []
 const dirs = tempDirs()
@@ -47,38 +51,50 @@ function startRelayProcess (args: string[]): RelayProcess {
   let err = ''
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { err += chunk })
-  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolveExit) => {
-    child.on('exit', (code, signal) => { resolveExit({ code, signal }) })
-  })
-  const relay = { child, stdout: () => out, stderr: () => err, exited }
+  const relay: RelayProcess = {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited: new Promise<Exit>((resolveExit) => {
+      child.on('exit', (code, signal) => {
+        relay.exit = { code, signal }
+        resolveExit(relay.exit)
+      })
+    })
+  }
   running.push(relay)
   return relay
 }
 
-async function waitForOutput (relay: RelayProcess, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs
-  while (!pattern.test(relay.stdout())) {
-    if (relay.child.exitCode != null) throw new Error(`relay exited with ${relay.child.exitCode}: ${relay.stderr()}`)
-    if (Date.now() > deadline) throw new Error(`relay printed no ${String(pattern)} in ${timeoutMs} ms:\n${relay.stdout()}\n${relay.stderr()}`)
-    await new Promise(resolveWait => setTimeout(resolveWait, 50))
-  }
-  return relay.stdout()
+/** Waits until `stream` of the relay has printed a match of `pattern`; resolves with all of it. */
+async function waitForOutput (relay: RelayProcess, pattern: RegExp, stream: 'stdout' | 'stderr' = 'stdout', timeoutMs = 15_000): Promise<string> {
+  const seen = await vi.waitFor(() => {
+    // A relay that exited prints nothing more: stop polling, and fail below.
+    if (relay.exit == null) expect(relay[stream](), `relay ${stream}`).toMatch(pattern)
+    return relay[stream]()
+  }, within(timeoutMs))
+  if (!pattern.test(seen)) throw new Error(`relay exited with ${relay.exit?.code} before printing ${String(pattern)}: ${relay.stderr()}`)
+  return seen
 }
 
-async function exitWithin (relay: RelayProcess, ms: number): Promise<{ code: number | null, signal: NodeJS.Signals | null }> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => { reject(new Error(`relay did not exit within ${ms} ms`)) }, ms)
-  })
-  try {
-    return await Promise.race([relay.exited, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
+async function exitWithin (relay: RelayProcess, ms: number): Promise<Exit> {
+  return await vi.waitFor(() => {
+    if (relay.exit == null) throw new Error(`relay did not exit within ${ms} ms`)
+    return relay.exit
+  }, within(ms))
 }
 
 function lines (text: string): string[] {
   return text.split('\n').filter(line => line.trim() !== '')
+}
+
+/** A tab-like node over WebSockets only, with the relay as its bootnode. */
+async function offenderOf (relay: Multiaddr): Promise<WebkadNode> {
+  return await createWebkadNode({ transports: [webSockets()], listen: [], bootnodes: [relay] })
+}
+
+function openConnections (node: WebkadNode): unknown[] {
+  return node.getConnections().filter(connection => connection.status === 'open')
 }
 
 async function occupiedPort (): Promise<Server> {
@@ -165,28 +181,31 @@ describe('relay CLI', () => {
     const output = await waitForOutput(relay, /bootstrap: http:\/\/127\.0\.0\.1:\d+\/bootstrap/)
     expect(output).toContain('per peer 1 connections')
     const address = multiaddr(/multiaddr: (\S+)/.exec(output)?.[1] ?? '')
-    const node = await createLibp2p({
-      transports: [webSockets()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      connectionGater: { denyDialMultiaddr: () => false },
-      services: { identify: identify() }
-    })
+    const limitLine = (node: WebkadNode): string =>
+      `webkad relay: limit reached: ${node.peerId.toString()} (127.0.0.1): at most 1 open connections per peer; refused with the protocol's own answer (logged once per offender)`
+    const offender = await offenderOf(address)
+    const next = await offenderOf(address)
     try {
-      await node.dial(address)
-      // Each extra connection is closed by the relay's gater during its upgrade.
-      for (let attempt = 0; attempt < 4; attempt++) await node.dial(address, { force: true }).catch(() => {})
-      const deadline = Date.now() + 10_000
-      while (!relay.stderr().includes('limit reached') && Date.now() < deadline) await new Promise(resolveWait => setTimeout(resolveWait, 50))
-      await new Promise(resolveWait => setTimeout(resolveWait, 500))
-      expect(lines(relay.stderr())).toEqual([
-        `webkad relay: limit reached: ${node.peerId.toString()} (127.0.0.1): at most 1 open connections per peer; refused with the protocol's own answer (logged once per offender)`
-      ])
-      // The first connection is still served.
-      expect(node.getConnections().filter(connection => connection.status === 'open')).toHaveLength(1)
+      await offender.dial(address)
+      // Each extra connection is closed by the relay's gater during its upgrade: wait until the
+      // offender sees each one closed, so the relay has handled (and logged, or not) every refusal.
+      for (let attempt = 0; attempt < 4; attempt++) {
+        await offender.dial(address, { force: true }).catch(() => {})
+        await vi.waitFor(() => { expect(openConnections(offender), `attempt ${attempt}: the offender's connections`).toHaveLength(1) }, within(10_000))
+      }
+      // Another offender's first refusal is printed after anything those four printed (one
+      // process, one stderr): once its line is there, the first offender's window has passed.
+      await next.dial(address)
+      await next.dial(address, { force: true }).catch(() => {})
+      await waitForOutput(relay, new RegExp(next.peerId.toString()), 'stderr')
+      expect(lines(relay.stderr())).toEqual([limitLine(offender), limitLine(next)])
+      // The first connection of each is still served.
+      expect(openConnections(offender)).toHaveLength(1)
+      expect(openConnections(next)).toHaveLength(1)
+      await offender.services.ping.ping(address, { signal: AbortSignal.timeout(10_000) })
       expect(relay.child.exitCode).toBeNull()
     } finally {
-      await node.stop()
+      await Promise.all([offender.stop(), next.stop()])
     }
   })
 })

@@ -1,94 +1,59 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { identify } from '@libp2p/identify'
 import { Record as Libp2pRecord } from '@libp2p/kad-dht'
-import { memory } from '@libp2p/memory'
-import { noise } from '@libp2p/noise'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { ping } from '@libp2p/ping'
 import { lpStream } from '@libp2p/utils'
-import { yamux } from '@libp2p/yamux'
-import { createLibp2p } from 'libp2p'
 import { concat, equals, fromString, toString } from 'uint8arrays'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { varint } from '../helpers/varint.ts'
 import { DHT_PROTOCOL } from '../../src/p2p/constants.ts'
 import { DhtOperations } from '../../src/p2p/dht/dht-operations.ts'
-import { kadInternals } from '../../src/p2p/dht/kad-internals.ts'
+import { KAD_RECORD_PREFIX, kadInternals } from '../../src/p2p/dht/kad-internals.ts'
 import { SignedRecord } from '../../src/p2p/dht/pb/record.ts'
-import { QueryLog } from '../../src/p2p/dht/query-trace.ts'
 import { createSignedRecord, recordSigningBytes, validateRecord } from '../../src/p2p/dht/records.ts'
+import { startMemoryNode } from '../helpers/nodes.ts'
+import { Message, MessageType } from '../helpers/pb/dht.ts'
+import { settled } from '../helpers/settled.ts'
+import { streamEnd } from '../helpers/streams.ts'
+import { within } from '../helpers/wait.ts'
 import { startDhtNetwork, stopDhtNetwork } from '../p2p/dht/dht-network.ts'
 import type { TestDhtNode } from '../p2p/dht/dht-network.ts'
+import type { WebkadNode } from '../../src/p2p/node.ts'
 import type { Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
 
 /**
- * Hostile peers against real in-process kad-dht nodes (memory transport, noise, yamux, webkad's
- * DHT config and record guard). The misbehaving node is a real libp2p node whose code sends bad
- * things on purpose: PUT_VALUE of invalid records through kad-dht's own network layer, raw bytes
- * on /webkad/kad/1.0.0, and a responder that answers GET_VALUE with a record for another key.
+ * Hostile peers against real in-process webkad nodes (createWebkadNode on the memory transport:
+ * webkad's DHT config and record guard). The misbehaving node is a webkad node whose code sends
+ * bad things on purpose: PUT_VALUE of invalid records through kad-dht's own network layer, raw
+ * bytes on /webkad/kad/1.0.0, and a responder (its DHT handler replaced) that answers GET_VALUE
+ * with a record for another key. Well-formed kad messages go through the codec generated from
+ * kad-dht's own dht.proto (test/helpers/pb/); malformed frames are written by hand.
  */
 
 const DAY = 24 * 60 * 60 * 1000
 const signal = (ms = 15_000): AbortSignal => AbortSignal.timeout(ms)
 
-// ---------------------------------------------------------------------------------------------
-// kad-dht's Message protobuf (dht.proto: type = 1, key = 2, record = 3, closer = 8), by hand:
-// @libp2p/kad-dht exports MessageType but not the Message codec.
-
-const MESSAGE_TYPE = { PUT_VALUE: 0, GET_VALUE: 1, FIND_NODE: 4, PING: 5 } as const
-
-
-const bytesField = (field: number, body: Uint8Array): Uint8Array => concat([varint((field << 3) | 2), varint(body.length), body])
-
-function encodeMessage (message: { type: number, key?: Uint8Array, record?: Uint8Array }): Uint8Array {
-  return concat([
-    Uint8Array.of(0x08), varint(message.type),
-    ...(message.key != null ? [bytesField(2, message.key)] : []),
-    ...(message.record != null ? [bytesField(3, message.record)] : [])
-  ])
-}
-
-function decodeMessage (bytes: Uint8Array): { type: number, key?: Uint8Array, record?: Uint8Array } {
-  const message: { type: number, key?: Uint8Array, record?: Uint8Array } = { type: 0 }
-  let at = 0
-  const readVarint = (): number => {
-    let value = 0
-    for (let shift = 1; ; shift *= 128) {
-      const byte = bytes[at++]
-      if (byte == null) throw new Error('truncated varint')
-      value += (byte & 0x7f) * shift
-      if ((byte & 0x80) === 0) return value
-    }
-  }
-  while (at < bytes.length) {
-    const tag = readVarint()
-    if ((tag & 7) === 0) {
-      const value = readVarint()
-      if (tag >> 3 === 1) message.type = value
-    } else if ((tag & 7) === 2) {
-      const length = readVarint()
-      const body = bytes.subarray(at, at + length)
-      at += length
-      if (tag >> 3 === 2) message.key = body
-      if (tag >> 3 === 3) message.record = body
-    } else {
-      throw new Error(`wire type ${tag & 7}`)
-    }
-  }
-  return message
+/** A kad-dht message with nothing but a type, a key and a record (kad-dht's own encoding). */
+function kadMessage (fields: { type: MessageType, key?: Uint8Array, record?: Uint8Array }): Uint8Array {
+  return Message.encode({
+    type: fields.type,
+    ...(fields.key != null ? { key: fields.key as Uint8Array<ArrayBuffer> } : {}),
+    ...(fields.record != null ? { record: fields.record as Uint8Array<ArrayBuffer> } : {}),
+    closer: [],
+    providers: []
+  })
 }
 
 // ---------------------------------------------------------------------------------------------
 // helpers
 
 function operations (peer: TestDhtNode): DhtOperations {
-  return new DhtOperations(peer.node, peer.privateKey, new QueryLog())
+  return new DhtOperations(peer.node, peer.privateKey)
 }
 
 /** Every webkad record a node holds, read straight from its datastore (under the guard). */
 async function storedRecords (peer: TestDhtNode): Promise<Map<string, Uint8Array>> {
   const records = new Map<string, Uint8Array>()
-  for await (const { value } of peer.datastore.query({ prefix: '/dht/record' })) {
+  for await (const { value } of peer.datastore.query({ prefix: KAD_RECORD_PREFIX })) {
     const record = Libp2pRecord.deserialize(value)
     records.set(toString(record.key), record.value)
   }
@@ -112,23 +77,12 @@ async function forge (signer: PrivateKey, fields: Partial<Omit<SignedRecord, 'si
   return SignedRecord.encode({ ...envelope, author: author as Uint8Array<ArrayBuffer>, signature: signature as Uint8Array<ArrayBuffer> })
 }
 
-/** Resolves with the stream's final status once it is no longer open (or 'open' after `ms`). */
-async function settled (stream: Stream, ms = 10_000): Promise<string> {
-  if (stream.status !== 'open') return stream.status
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms)
-    stream.addEventListener('close', () => { clearTimeout(timer); resolve() }, { once: true })
-  })
-  return stream.status
-}
-
 function connected (a: Libp2p, b: PeerId): boolean {
   return a.getConnections(b).some(connection => connection.status === 'open')
 }
 
 async function expectNoRecord (reader: TestDhtNode, key: string): Promise<void> {
-  const error = await operations(reader).get(key, { signal: signal() }).then(() => undefined, (err: unknown) => err as Error)
-  expect(error?.name, `honest Get of ${key}`).toBe('RecordNotFoundError')
+  expect(await settled(operations(reader).get(key, { signal: signal() })), `honest Get of ${key}`).toMatchObject({ status: 'rejected', reason: { name: 'RecordNotFoundError' } })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -261,10 +215,11 @@ describe('a misbehaving DHT node sending PUT_VALUE with invalid records', () => 
       { name: 'a length varint that never ends (64 bytes of 0xff, then silence)', bytes: new Uint8Array(64).fill(0xff) },
       { name: 'garbage protobuf', bytes: lengthPrefixed(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x0f)) },
       { name: 'wire type 7', bytes: lengthPrefixed(Uint8Array.of(0x0f, 0x01)) },
-      { name: 'unknown message type', bytes: lengthPrefixed(encodeMessage({ type: 99, key: fromString('/webkad/x') })) },
-      { name: 'PUT_VALUE without a record', bytes: lengthPrefixed(encodeMessage({ type: MESSAGE_TYPE.PUT_VALUE, key: fromString('/webkad/x') })) },
-      { name: 'PUT_VALUE whose record is not a record', bytes: lengthPrefixed(encodeMessage({ type: MESSAGE_TYPE.PUT_VALUE, key: fromString('/webkad/x'), record: Uint8Array.of(1, 2, 3) })) },
-      { name: 'GET_VALUE without a key', bytes: lengthPrefixed(encodeMessage({ type: MESSAGE_TYPE.GET_VALUE })) }
+      // Field 1 (type) = 99, which MessageType has no name for: the codec cannot write it.
+      { name: 'unknown message type', bytes: lengthPrefixed(concat([Uint8Array.of(0x08), varint(99), Message.encode({ key: fromString('/webkad/x') as Uint8Array<ArrayBuffer> })])) },
+      { name: 'PUT_VALUE without a record', bytes: lengthPrefixed(kadMessage({ type: MessageType.PUT_VALUE, key: fromString('/webkad/x') })) },
+      { name: 'PUT_VALUE whose record is not a record', bytes: lengthPrefixed(kadMessage({ type: MessageType.PUT_VALUE, key: fromString('/webkad/x'), record: Uint8Array.of(1, 2, 3) })) },
+      { name: 'GET_VALUE without a key', bytes: lengthPrefixed(kadMessage({ type: MessageType.GET_VALUE })) }
     ]
     for (const attack of cases) {
       const stream = await open()
@@ -276,17 +231,18 @@ describe('a misbehaving DHT node sending PUT_VALUE with invalid records', () => 
         }
       }
       // The holder resets the stream (or, for the bomb, aborts it once its buffer overflows).
-      const status = await settled(stream, 5000)
+      const status = await streamEnd(stream, 5000)
       expect(status, attack.name).toBe('reset')
       expect(connected(mallory.node, holder.node.peerId), `${attack.name}: connection kept`).toBe(true)
     }
     // Mallory's own connection still carries a well-formed request on a new stream.
     const stream = await open()
     const lp = lpStream(stream)
-    await lp.write(encodeMessage({ type: MESSAGE_TYPE.GET_VALUE, key: fromString('/webkad/hostile-after-bombs') }))
-    const reply = decodeMessage((await lp.read({ signal: signal() })).subarray())
-    expect(reply.type).toBe(MESSAGE_TYPE.GET_VALUE)
-    expect(reply.record).toBeDefined()
+    await lp.write(kadMessage({ type: MessageType.GET_VALUE, key: fromString('/webkad/hostile-after-bombs') }))
+    const reply = Message.decode(await lp.read({ signal: signal() }))
+    expect(reply.type).toBe(MessageType.GET_VALUE)
+    expect(equals(reply.key!, fromString('/webkad/hostile-after-bombs'))).toBe(true)
+    expect(Libp2pRecord.deserialize(reply.record!).value).toEqual(await holder.storedValue(fromString('/webkad/hostile-after-bombs')))
     await stream.close()
     // And the honest network is untouched.
     expect(holder.node.status).toBe('started')
@@ -297,7 +253,7 @@ describe('a misbehaving DHT node sending PUT_VALUE with invalid records', () => 
 
 describe('a malicious GET_VALUE responder', () => {
   let honest: TestDhtNode[]
-  let liar: Libp2p
+  let liar: WebkadNode
   let reader: TestDhtNode
   const asked = '/webkad/hostile-asked'
   const other = '/webkad/hostile-other'
@@ -306,35 +262,25 @@ describe('a malicious GET_VALUE responder', () => {
   beforeAll(async () => {
     honest = await startDhtNetwork(1, 20)
     reader = honest[0]!
-    // A real libp2p node that speaks /webkad/kad/1.0.0 by hand and lies in its GET_VALUE replies.
-    liar = await createLibp2p({
-      addresses: { listen: [`/memory/webkad-hostile-liar-${process.pid}`] },
-      transports: [memory()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      connectionMonitor: { enabled: false },
-      // kad-dht pings a new contact (libp2p ping) before it enters the routing table.
-      services: { identify: identify(), ping: ping() }
-    })
+    // A webkad node whose handler of /webkad/kad/1.0.0 is replaced by one that lies in its
+    // GET_VALUE replies (and answers every other request with no peers). Its own DHT still runs:
+    // it announces the protocol, so the reader adds it to its routing table as any other node.
+    liar = await startMemoryNode({ name: 'hostile-liar' })
     await liar.handle(DHT_PROTOCOL, async (stream) => {
       const lp = lpStream(stream)
       try {
         for (;;) {
-          const request = decodeMessage((await lp.read({ signal: signal() })).subarray())
-          const record = request.type === MESSAGE_TYPE.GET_VALUE && request.key != null ? answer(request.key) : undefined
-          await lp.write(encodeMessage({ type: request.type, ...(request.key != null ? { key: request.key } : {}), ...(record != null ? { record } : {}) }))
+          const request = Message.decode(await lp.read({ signal: signal() }))
+          const record = request.type === MessageType.GET_VALUE && request.key != null ? answer(request.key) : undefined
+          await lp.write(kadMessage({ type: request.type, ...(request.key != null ? { key: request.key } : {}), ...(record != null ? { record } : {}) }))
         }
       } catch {
         stream.abort(new Error('done'))
       }
-    })
+    }, { force: true })
     await reader.node.dial(liar.getMultiaddrs()[0]!)
     const table = kadInternals(reader.node.services.dht).routingTable
-    const deadline = Date.now() + 10_000
-    while (table.size < 1) {
-      if (Date.now() > deadline) throw new Error('the liar never entered the routing table')
-      await new Promise(resolve => setTimeout(resolve, 25))
-    }
+    await vi.waitFor(() => { expect(table.size, 'the liar in the reader\'s routing table').toBe(1) }, within(10_000))
   }, 60_000)
 
   afterAll(async () => {
@@ -360,9 +306,10 @@ describe('a malicious GET_VALUE responder', () => {
     expect(result.values).toEqual([])
     expect(result.errors).toContain('invalid record received, discarded')
     // webkad's Get refuses it too (it validates what each peer answered against the key asked).
-    const error = await operations(reader).get(asked, { signal: signal() }).then(() => undefined, (err: unknown) => err as Error & { reason?: string })
-    expect(error).toMatchObject({ name: 'RecordNotFoundError', reason: 'no-record' })
-    expect(error?.message).toMatch(/failed validation/)
+    expect(await settled(operations(reader).get(asked, { signal: signal() }))).toMatchObject({
+      status: 'rejected',
+      reason: { name: 'RecordNotFoundError', reason: 'no-record', message: expect.stringMatching(/failed validation/) }
+    })
     expect(await reader.storedValue(fromString(asked))).toBeUndefined()
     expect(await reader.storedValue(fromString(other))).toBeUndefined()
   })

@@ -1,34 +1,35 @@
 /**
- * N real kad-dht nodes with webkad's DHT configuration in one Node process, over the in-memory
- * transport: hops per lookup, recall of the true k closest, Put/Get under churn, memory per node.
+ * N real webkad nodes in one Node process, over the in-memory transport: hops per lookup, recall
+ * of the true k closest, Put/Get under churn, memory per node. The webkad variant is built by
+ * createWebkadNode (what a tab runs, with the transport and the knobs below); the library-defaults
+ * baseline by createStockNode (bench/node/stock-node.ts).
  *
  * Run alone: node --import tsx --import ./relay/node20-polyfills.ts bench/node/simulated-network.ts [--quick]
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { identify } from '@libp2p/identify'
 import { memory } from '@libp2p/memory'
 import { noise } from '@libp2p/noise'
 import { plaintext } from '@libp2p/plaintext'
-import { ping } from '@libp2p/ping'
-import { yamux } from '@libp2p/yamux'
+import { MemoryDatastore } from 'datastore-core'
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { createLibp2p } from 'libp2p'
 import { fromString } from 'uint8arrays'
 import { equals } from 'uint8arrays/equals'
-import { webkadDHT } from '../../src/p2p/dht/dht-config.ts'
 import { kadInternals } from '../../src/p2p/dht/kad-internals.ts'
 import { compareDistances, kadIdOfKey, kadIdOfPeer, xorDistance } from '../../src/p2p/dht/kad-math.ts'
+import { guardRecords } from '../../src/p2p/dht/record-guard.ts'
 import { createSignedRecord } from '../../src/p2p/dht/records.ts'
+import { createWebkadNode } from '../../src/p2p/node.ts'
+import type { WebkadNode } from '../../src/p2p/node.ts'
+import { createStockNode, LIBRARY_DEFAULTS } from './stock-node.ts'
+import type { StockNode } from './stock-node.ts'
 import { collectGarbage, mapWithConcurrency, megabytes, pickOne, sample, sleep, watchEventLoop } from '../lib/node-runtime.ts'
 import type { LoopDelay } from '../lib/node-runtime.ts'
 import { isMainModule, runStandalone } from '../lib/standalone.ts'
 import { percentile, ratio, round } from '../lib/stats.ts'
 import type { BenchOptions, BenchRow, BenchSection } from '../lib/types.ts'
-import type { Identify } from '@libp2p/identify'
-import type { KadDHT, QueryEvent } from '@libp2p/kad-dht'
-import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
-import type { Ping } from '@libp2p/ping'
+import type { QueryEvent } from '@libp2p/kad-dht'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 const K = 20
@@ -39,23 +40,28 @@ const LOOKUP_TIMEOUT_MS = 60_000
 /** The initial self-query times out after 5 s in kad-dht; wait a little longer for its event. */
 const SELF_QUERY_WAIT_MS = 7_000
 
-type SimServices = { identify: Identify, ping: Ping, dht: KadDHT }
-type SimLibp2p = Libp2p<SimServices>
+/** A webkad node, or a library-defaults one: both have identify, ping and the DHT. */
+type SimLibp2p = WebkadNode | StockNode
 
 /** DHT settings of one simulated network. */
 export interface DhtVariant {
   label: string
+  /**
+   * `webkad`: createWebkadNode with the knobs below. `stock`: createStockNode, library defaults
+   * (the knobs below must then be the defaults: they only describe what the node runs).
+   */
+  node: 'webkad' | 'stock'
   alpha: number
   disjointPaths: number
   /** Routing-table trie depth: the table holds at most 2^prefixLength × k peers. */
   prefixLength: number
-  /** Add peers to the routing table without pinging them first (private kad-dht field). */
+  /** Add peers to the routing table without pinging them first (kadInternals().skipPingBeforeAdd). */
   skipPingBeforeAdd: boolean
   /** Connection encryption: plaintext halves the CPU of a connection; noise is what tabs run. */
   encryption: 'plaintext' | 'noise'
   /** Open connections per node before libp2p prunes (browser default 100, Node default 300). */
   maxConnections: number
-  /** libp2p's connection monitor (pings every connection every 10 s). */
+  /** The connection monitor (webkad's pings every connection every 3 s, libp2p's default every 10 s). */
   connectionMonitor: boolean
   /** Start the join lookup (self-query) as soon as a peer is known instead of 1 s after start. */
   immediateJoinLookup: boolean
@@ -64,6 +70,7 @@ export interface DhtVariant {
 /** webkad's settings for large simulations: what the shared notes found to scale on 2 cores. */
 export const TUNED: DhtVariant = {
   label: 'webkad tuned',
+  node: 'webkad',
   alpha: 3,
   disjointPaths: 1,
   prefixLength: 6,
@@ -77,17 +84,19 @@ export const TUNED: DhtVariant = {
 /**
  * The library's DHT behaviour (alpha 10, 10 disjoint paths, ping before add, connection monitor
  * on, Node's 300 connections), with the same transport and encryption as TUNED so the
- * difference is the DHT settings alone. Too slow beyond a few hundred nodes here.
+ * difference is the DHT and connection settings (and the services webkad adds, see createSimNode).
+ * Too slow beyond a few hundred nodes here.
  */
 export const LIBRARY_DEFAULTS_VARIANT: DhtVariant = {
   label: 'library defaults',
-  alpha: 10,
-  disjointPaths: 10,
-  prefixLength: 6,
+  node: 'stock',
+  alpha: LIBRARY_DEFAULTS.alpha,
+  disjointPaths: LIBRARY_DEFAULTS.disjointPaths,
+  prefixLength: LIBRARY_DEFAULTS.prefixLength,
   skipPingBeforeAdd: false,
   encryption: 'plaintext',
-  maxConnections: 300,
-  connectionMonitor: true,
+  maxConnections: LIBRARY_DEFAULTS.maxConnections,
+  connectionMonitor: LIBRARY_DEFAULTS.connectionMonitor,
   immediateJoinLookup: false
 }
 
@@ -137,36 +146,33 @@ export interface NetworkResult {
 
 let networkCounter = 0
 
-/**
- * kad-dht pings every new contact before adding it to a bucket; in a one-process simulation
- * those pings (one connection each) dominate the build. The switch is a private field
- * (`routingTable.kb.verify`) — fragile across kad-dht versions, so fail loudly if it moves.
- */
-function skipPingBeforeAdd (dht: KadDHT): void {
-  const kb = (dht as unknown as { routingTable?: { kb?: { verify?: unknown } } }).routingTable?.kb
-  if (kb == null || typeof kb.verify !== 'function') {
-    throw new Error('@libp2p/kad-dht internals changed: routingTable.kb.verify not found (ping-before-add switch)')
-  }
-  kb.verify = async () => true
-}
-
 async function createSimNode (network: number, index: number, variant: DhtVariant): Promise<SimNode> {
   const privateKey = await generateKeyPair('Ed25519')
-  const node = await createLibp2p({
-    privateKey,
-    start: false,
-    addresses: { listen: [`/memory/webkad-bench-${network}-${index}`] },
-    transports: [memory()],
-    connectionEncrypters: [variant.encryption === 'noise' ? noise() : plaintext()],
-    streamMuxers: [yamux()],
-    // TUNED: what a tab gets — libp2p's browser build caps connections at 100.
-    connectionManager: { maxConnections: variant.maxConnections },
-    // TUNED turns it off: it pings every connection every 10 s, thousands of pings per second here.
-    connectionMonitor: { enabled: variant.connectionMonitor },
-    services: {
-      identify: identify(),
-      ping: ping(),
-      dht: webkadDHT({
+  const listen = `/memory/webkad-bench-${network}-${index}`
+  const encrypter = variant.encryption === 'noise' ? noise() : plaintext()
+  let node: SimLibp2p
+  if (variant.node === 'stock') {
+    checkLibraryDefaults(variant)
+    node = await createStockNode({ privateKey, listen, connectionEncrypters: [encrypter], start: false })
+  } else {
+    // What a tab runs (createWebkadNode: identify, identifyPush with a 50 ms debounce, ping with
+    // 4 streams each way, webkad's DHT, the chat service, a record-guarded datastore), on the
+    // memory transport with the variant's encryption. identifyPush and chat were not in this
+    // simulation before createWebkadNode: chat only registers its protocol and two event
+    // listeners until a message is sent (none is here); identifyPush pushes to connected peers
+    // when this node's addresses or protocols change, which here is only around start.
+    node = await createWebkadNode({
+      privateKey,
+      start: false,
+      transports: [memory()],
+      listen: [listen],
+      datastore: guardRecords(new MemoryDatastore()),
+      connectionEncrypters: [encrypter],
+      // TUNED: what a tab gets — libp2p's browser build caps connections at 100.
+      connectionManager: { maxConnections: variant.maxConnections },
+      // TUNED turns it off: it pings every connection every 3 s, thousands of pings per second here.
+      connectionMonitor: variant.connectionMonitor,
+      dht: {
         alpha: variant.alpha,
         disjointPaths: variant.disjointPaths,
         prefixLength: variant.prefixLength,
@@ -174,10 +180,12 @@ async function createSimNode (network: number, index: number, variant: DhtVarian
         // The join lookup starts as soon as the first peer is in the table instead of 1 s after
         // start: the same lookup, minus a second of idle time per join.
         ...(variant.immediateJoinLookup ? { initialQuerySelfInterval: 0 } : {})
-      })
-    }
-  }) as SimLibp2p
-  if (variant.skipPingBeforeAdd) skipPingBeforeAdd(node.services.dht)
+      }
+    })
+    // kad-dht pings every new contact before adding it to a bucket; in a one-process simulation
+    // those pings (one connection each) dominate the build.
+    if (variant.skipPingBeforeAdd) kadInternals(node.services.dht).skipPingBeforeAdd()
+  }
   return {
     index,
     node,
@@ -189,9 +197,22 @@ async function createSimNode (network: number, index: number, variant: DhtVarian
   }
 }
 
+/** The stock node leaves every knob to the libraries: a variant that says otherwise would lie. */
+function checkLibraryDefaults (variant: DhtVariant): void {
+  const differs = variant.alpha !== LIBRARY_DEFAULTS.alpha ||
+    variant.disjointPaths !== LIBRARY_DEFAULTS.disjointPaths ||
+    variant.prefixLength !== LIBRARY_DEFAULTS.prefixLength ||
+    variant.maxConnections !== LIBRARY_DEFAULTS.maxConnections ||
+    variant.connectionMonitor !== LIBRARY_DEFAULTS.connectionMonitor ||
+    variant.skipPingBeforeAdd || variant.immediateJoinLookup || K !== LIBRARY_DEFAULTS.kBucketSize
+  if (differs) throw new Error(`variant "${variant.label}" is built by createStockNode, which takes library defaults only`)
+}
+
 /** Resolves true when kad-dht reports its self-query finished, false after `timeoutMs`. */
 async function waitForSelfQuery (node: SimLibp2p, timeoutMs: number): Promise<boolean> {
-  const events = node as unknown as EventTarget
+  // kad-dht dispatches 'kad-dht:query:self' on the node's event bus, but it is not in libp2p's
+  // typed event map: listen through the plain EventTarget the node is (a widening, not a cast).
+  const events: EventTarget = node
   return await new Promise(resolve => {
     const done = (ok: boolean): void => {
       clearTimeout(timer)
@@ -276,8 +297,7 @@ async function measureLookup (querier: SimNode, nodes: readonly SimNode[]): Prom
   const key = crypto.getRandomValues(new Uint8Array(32))
   const target = kadIdOfKey(key)
   const depth = new Map<string, number>()
-  const table = (querier.node.services.dht as unknown as { routingTable: { closestPeers(kadId: Uint8Array, options: { count: number }): PeerId[] } }).routingTable
-  for (const peer of table.closestPeers(target, { count: K })) depth.set(peer.toString(), 1)
+  for (const peer of tableClosest(querier, target, K)) depth.set(peer.toString(), 1)
   const finals: string[] = []
   let messages = 0
   const startedAt = performance.now()
@@ -303,6 +323,18 @@ async function measureLookup (querier: SimNode, nodes: readonly SimNode[]): Prom
     durationMs,
     failed: failed || finals.length === 0
   }
+}
+
+/**
+ * The `count` table entries closest to `target` by XOR: what kad-dht's routingTable.closestPeers
+ * returns (it scans the same trie), i.e. the peers a lookup starts from.
+ */
+function tableClosest (sim: SimNode, target: Uint8Array, count: number): PeerId[] {
+  return kadInternals(sim.node.services.dht).routingTablePeers()
+    .map(peer => ({ peerId: peer.peerId, distance: xorDistance(peer.kadId, target) }))
+    .sort((a, b) => compareDistances(a.distance, b.distance))
+    .slice(0, count)
+    .map(entry => entry.peerId)
 }
 
 function noteDepths (event: QueryEvent, depth: Map<string, number>): void {
@@ -385,7 +417,6 @@ export interface SimulationPlan {
   churnLookups: number
 }
 
-/** Builds one network of `n` nodes, measures it, stops it. */
 /** Builds one network of `n` nodes, measures it, stops it. */
 export async function simulateNetwork (n: number, variant: DhtVariant, plan: SimulationPlan, log: (text: string) => void = () => {}): Promise<NetworkResult> {
   const startedAt = performance.now()
@@ -678,8 +709,8 @@ function baselineRows (tuned: NetworkResult, stock: NetworkResult): BenchRow[] {
 function sectionNotes (results: NetworkResult[], plan: SimulationPlan, tuned: DhtVariant, concurrent: boolean): string[] {
   const goal = results.find(r => r.n === GOAL_SIZE && r.variant.label === tuned.label)
   const notes = [
-    `Every node is a real libp2p node in one Node process (memory transport, ${tuned.encryption} encryption, yamux, identify, ping) running webkad's DHT configuration — webkadDHT(): protocol /webkad/kad/1.0.0, server mode, passthroughMapper, webkad's signed-record validator and selector. Records are real signed webkad records. Each N runs in a fresh child process (own heap, RSS and event loop).`,
-    `Settings that differ from @libp2p/kad-dht / libp2p defaults, and why: alpha ${tuned.alpha} (library 10) and ${tuned.disjointPaths} disjoint path (library: as many as alpha) — the Kademlia paper's alpha; 1/6 of the messages per lookup and a less loaded event loop. No ping before adding a new contact to a bucket (library pings each one, one connection each) — switched off through the private field routingTable.kb.verify, which is fragile across kad-dht versions (the bench fails loudly if it disappears). Connection monitor off (it pings every connection every 10 s). maxConnections ${tuned.maxConnections} (libp2p's browser default, what tabs get; Node's default is 300). Join lookup started as soon as the first peer is known (initialQuerySelfInterval 0 instead of 1 s: saves idle time, not work). Unchanged: k 20, prefixLength 6 (tables hold up to 2^6 × 20 = 1280 peers), the refresh on start.`,
+    `Every webkad node is built by createWebkadNode, as a tab's is: the same identify, identifyPush, ping, DHT and chat services and a record-guarded datastore, on the memory transport with ${tuned.encryption} encryption and yamux instead of WebSockets/WebRTC/circuit relay and noise. Its DHT is webkad's configuration — webkadDHT(): protocol /webkad/kad/1.0.0, server mode, passthroughMapper, webkad's signed-record validator and selector. identifyPush and chat were added to the simulation with createWebkadNode; chat is idle (no messages are sent) and identifyPush only pushes when a node's addresses or protocols change, so both cost little here. Records are real signed webkad records. Each N runs in a fresh child process (own heap, RSS and event loop).`,
+    `Settings that differ from @libp2p/kad-dht / libp2p defaults, and why: alpha ${tuned.alpha} (library 10) and ${tuned.disjointPaths} disjoint path (library: as many as alpha) — the Kademlia paper's alpha; 1/6 of the messages per lookup and a less loaded event loop. No ping before adding a new contact to a bucket (library pings each one, one connection each) — switched off through kadInternals().skipPingBeforeAdd(), which replaces the private routingTable.kb.verify and is fragile across kad-dht versions (the adapter fails loudly if it disappears). Connection monitor off (webkad's pings every connection every 3 s, libp2p's every 10 s). maxConnections ${tuned.maxConnections} (libp2p's browser default, what tabs get; Node's default is 300). Join lookup started as soon as the first peer is known (initialQuerySelfInterval 0 instead of 1 s: saves idle time, not work). Unchanged: k 20, prefixLength 6 (tables hold up to 2^6 × 20 = 1280 peers), the refresh on start.`,
     `Encryption: ${tuned.encryption === 'plaintext' ? 'PLAINTEXT (@libp2p/plaintext), not the noise tabs use — a new connection costs about half the CPU, which is what made N=1024 fit the time budget. Routing (hops, recall, Get success) does not depend on it; build and lookup times would be higher with noise (run with --noise).' : 'noise, as tabs use.'}`,
     'Joining: nodes join one after another, 8 at a time; each dials 3 random nodes that already joined, then kad-dht runs its own join lookup (self-query) and the join slot is held until that ends (or 7 s). Tables are filled only by these joins, the refresh kad-dht runs on start and the measured lookups — nothing is injected, so tables are "lazily filled": far below their capacity at N ≥ 256.',
     `Hops: a peer's depth is 1 if it was one of the querier's own ${K} closest table entries (the lookup's starting peers), otherwise 1 + the depth of the peer whose response named it (the smallest such depth). "Hops per lookup" = depth of the closest peer the lookup returned: the number of sequential request rounds along the path that found it (1 = already in the querier's table). "Depth to complete the k-set" = the largest depth among all ${K} returned peers. Baseline ⌈log2 N⌉ is Kademlia's lookup bound (⌈log2 N⌉ + c steps, one prefix bit per step); js tables resolve several bits per step. For scale, the IPFS DHT (~16k servers) takes 4 hops median (ProbeLab).`,
@@ -689,7 +720,7 @@ function sectionNotes (results: NetworkResult[], plan: SimulationPlan, tuned: Dh
     'RSS per node: growth of the process RSS over the build divided by N, after a full GC. Event-loop delay is how late the loop ran (perf_hooks); when it reaches seconds, kad-dht\'s wall-clock timeouts fire without real faults. The machine is shared: wall times vary between runs, CPU times less so.'
   ]
   if (results.some(r => r.variant.label === LIBRARY_DEFAULTS_VARIANT.label)) {
-    notes.push(`Same-run baseline: the library's DHT settings (alpha 10, 10 disjoint paths, ping before add, connection monitor on, 300 connections; same transport and encryption) at N=${BASELINE_SIZE}, where both are near full mesh — so hops and messages match and the difference shows in build CPU and memory. At N=256 the library settings took 141 s of build CPU (vs 18 s) and 3.5 GB RSS, and 25 lookups had not finished after 5 minutes (measured once while writing this bench; likely the connection monitor pinging every connection of 256 nodes every 10 s, plus a ping per new contact), so the baseline is not run there.`)
+    notes.push(`Same-run baseline: a stock node (bench/node/stock-node.ts: libp2p and kad-dht defaults — alpha 10, 10 disjoint paths, ping before add, connection monitor on every 10 s, 300 connections — with identify and ping but no identifyPush or chat, webkadDHT() without overrides; same transport and encryption) at N=${BASELINE_SIZE}, where both are near full mesh — so hops and messages match and the difference shows in build CPU and memory. At N=256 the library settings took 141 s of build CPU (vs 18 s) and 3.5 GB RSS, and 25 lookups had not finished after 5 minutes (measured once while writing this bench; likely the connection monitor pinging every connection of 256 nodes every 10 s, plus a ping per new contact), so the baseline is not run there.`)
   }
   if (concurrent) notes.push(`Quick mode: N=${results.at(-1)?.n ?? ''} ran in one process while the smaller networks ran in another, so times and event-loop figures include that contention.`)
   if (goal != null) {

@@ -1,19 +1,13 @@
 /**
  * A child process that holds many lean relay clients for bench/node/relay-capacity.ts. Each
- * client is a libp2p node with what a tab needs to be reachable through the relay — WebSockets,
- * noise, yamux, identify, ping and the circuit relay transport listening on
- * `<relay>/p2p-circuit` — and nothing else (no WebRTC, no DHT, no connection monitor).
+ * client is createStockRelayClient (bench/node/stock-relay-client.ts): what a tab needs to be
+ * reachable through the relay and nothing else — not a webkad node (no WebRTC, no DHT, no chat,
+ * no connection monitor); that file says why.
  *
  * Started with fork(); commands arrive as IPC messages (see WorkerRequest).
  */
-import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
-import { identify, identifyPush } from '@libp2p/identify'
-import { noise } from '@libp2p/noise'
-import { ping } from '@libp2p/ping'
-import { webSockets } from '@libp2p/websockets'
-import { yamux } from '@libp2p/yamux'
-import { createLibp2p } from 'libp2p'
 import { collectGarbage, sleep } from '../lib/node-runtime.ts'
+import { createStockRelayClient } from './stock-relay-client.ts'
 import type { Libp2p } from '@libp2p/interface'
 
 export type WorkerRequest =
@@ -45,21 +39,7 @@ export type WorkerResponse =
 const clients: Libp2p[] = []
 
 async function startClient (relay: string): Promise<ClientOutcome> {
-  const node = await createLibp2p({
-    start: false,
-    addresses: { listen: [`${relay}/p2p-circuit`] },
-    transports: [webSockets(), circuitRelayTransport()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    // Node's default gater already allows loopback; say so explicitly as the tab config does.
-    connectionGater: { denyDialMultiaddr: () => false },
-    connectionMonitor: { enabled: false },
-    services: {
-      identify: identify(),
-      identifyPush: identifyPush(),
-      ping: ping()
-    }
-  })
+  const node = await createStockRelayClient(relay)
   const startedAt = performance.now()
   try {
     // start() resolves once every listener is up, i.e. once the relay granted the reservation.

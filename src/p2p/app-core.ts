@@ -3,12 +3,15 @@ import { broadcastClaim, loadTabIdentity, webLockClaim } from './identity.ts'
 import { WebkadSession } from './session.ts'
 import type { NodeStatus } from './session.ts'
 import type { WebkadNode } from './node.ts'
+import type { KadInternals } from './dht/kad-internals.ts'
 
 /** Read-only handle on `window.webkad` for the browser console and tests. */
 export interface WebkadHandle {
   readonly peerId: string
   readonly status: NodeStatus
   readonly node: WebkadNode | undefined
+  /** kad-dht's internals through webkad's one adapter (the bench removes peers from the table with it). */
+  readonly kad: KadInternals | undefined
   readonly session: WebkadSession
 }
 
@@ -68,6 +71,7 @@ export async function startApp (config: AppConfig): Promise<WebkadSession> {
     get peerId () { return session.peerId.toString() },
     get status () { return session.state.getSnapshot().status },
     get node () { return session.node },
+    get kad () { return session.kad },
     session
   })
   Object.defineProperty(window, 'webkad', { value: handle, writable: false, configurable: false })

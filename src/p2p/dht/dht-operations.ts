@@ -1,19 +1,25 @@
 import { logger } from '@libp2p/logger'
+import { EventTypes } from '@libp2p/kad-dht'
 import { equals, fromString } from 'uint8arrays'
 import { InvalidRecordError, NoPeersError, PeerNotFoundError, RecordNotFoundError } from '../errors.ts'
+import { describeQueryFailure, kadProgressEvent, kadQueryEventOf, newQueryId } from './dht-progress.ts'
 import { kadInternals } from './kad-internals.ts'
 import { compareDistances, kadIdOfKey, kadIdOfPeer, xorDistance } from './kad-math.ts'
 import { createSignedRecord, parseRecordKey, selectRecord, validateRecord } from './records.ts'
-import type { WebkadNode } from '../node.ts'
-import type { QueryLog } from './query-trace.ts'
-import type { RecordPayload, WebkadRecord } from './records.ts'
+import type { DhtProgressOptions, DhtQueryStart } from './dht-progress.ts'
 import type { KadInternals } from './kad-internals.ts'
-import { EventTypes } from '@libp2p/kad-dht'
+import type { RecordPayload, WebkadRecord } from './records.ts'
+import type { WebkadNode } from '../node.ts'
 import type { QueryEvent } from '@libp2p/kad-dht'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 const log = logger('webkad:dht')
+
+/** What every DHT operation takes: a signal (the caller's deadline) and typed progress. */
+export interface DhtOperationOptions extends DhtProgressOptions {
+  signal: AbortSignal
+}
 
 export interface PutResult {
   key: string
@@ -28,8 +34,7 @@ export interface PutResult {
   durationMs: number
 }
 
-export interface GetOptions {
-  signal: AbortSignal
+export interface GetOptions extends DhtOperationOptions {
   /**
    * Valid records to collect before the lookup stops early. 0 (default) waits for the whole
    * lookup, as kad-dht does; 1 answers with the first valid record.
@@ -77,20 +82,38 @@ type HolderResponse =
   | { kind: 'invalid', reason: string }
   | { kind: 'none' }
 
+/** What a FIND_VALUE lookup heard: each peer's answer, and the peers kad-dht corrected itself. */
+interface ValueLookup {
+  responses: Map<string, HolderResponse>
+  correctedByKad: Set<string>
+  queriedPeers: number
+  stoppedAtQuorum: boolean
+}
+
+/** The running query a DhtOperations method reports its kad-dht events to. */
+interface RunningQuery {
+  readonly id: string
+  /** Reports one kad-dht event as this query's. */
+  report(event: QueryEvent): void
+  /** ms since the query started. */
+  elapsed(): number
+}
+
+const NO_PEERS = 'No peers to ask: the routing table is empty (is the relay connected?).'
+
 /**
  * webkad's DHT operations on top of kad-dht: signed Put, Get with quorum, correction of
- * outdated holders and caching, FindPeer and closest-peers — each traced into the QueryLog.
+ * outdated holders and caching, FindPeer and closest-peers. Each reports its queries as typed
+ * progress events (see dht-progress.ts); the query log draws traces from them.
  */
 export class DhtOperations {
   private readonly node: WebkadNode
   private readonly privateKey: PrivateKey
-  private readonly queryLog: QueryLog
   private readonly kad: KadInternals
 
-  constructor (node: WebkadNode, privateKey: PrivateKey, queryLog: QueryLog) {
+  constructor (node: WebkadNode, privateKey: PrivateKey) {
     this.node = node
     this.privateKey = privateKey
-    this.queryLog = queryLog
     this.kad = kadInternals(node.services.dht)
   }
 
@@ -98,7 +121,7 @@ export class DhtOperations {
    * Signs `payload` under `key` with a sequence above any record the network holds for it
    * (read first), stores it locally and on the k closest peers.
    */
-  async put (keyInput: string, payload: RecordPayload, options: { signal: AbortSignal, lifetimeMs?: number }): Promise<PutResult> {
+  async put (keyInput: string, payload: RecordPayload, options: DhtOperationOptions & { lifetimeMs?: number }): Promise<PutResult> {
     const startedAt = performance.now()
     const { key } = parseRecordKey(keyInput)
     const payloadBytes = payload.type === 'text' ? fromString(payload.text).byteLength : payload.bytes.byteLength
@@ -106,61 +129,24 @@ export class DhtOperations {
     const keyBytes = fromString(key)
     // Validate everything (size, owner) before any network work.
     await createSignedRecord(this.privateKey, this.node.peerId, { key, payload, sequence: 0n, lifetimeMs: options.lifetimeMs })
-    if (this.kad.routingTable.size === 0) {
-      throw new NoPeersError('There are no peers to store the record on (is the relay connected?).')
-    }
+    if (this.kad.routingTable.size === 0) throw new NoPeersError('There are no peers to store the record on (is the relay connected?).')
     const answered = new Set<string>()
-    const current = await this.findValue(key, { signal: options.signal, quorum: 0, label: `${key} (read before Put)` }, { repair: false, answered }).catch((err: unknown) => {
+    const current = await this.findValue(key, { ...options, quorum: 0, label: `${key} (read before Put)` }, { repair: false, answered }).catch((err: unknown) => {
       if ((err as Error).name === 'RecordNotFoundError') return undefined
       throw err
     })
     const sequence = (current?.record.sequence ?? 0n) + 1n
     const value = await createSignedRecord(this.privateKey, this.node.peerId, { key, payload, sequence, lifetimeMs: options.lifetimeMs })
+    const { expiresAt } = await validateRecord(keyBytes, value)
 
-    const recorder = this.queryLog.begin('put', key, kadIdOfKey(keyBytes))
-    const accepted = new Set<string>()
-    const targets = new Set<string>()
-    const errors = new Map<string, string>()
-    const onEvent = (event: QueryEvent): void => {
-      recorder.record(event)
-      if (event.name === 'FINAL_PEER') targets.add(event.peer.id.toString())
-      if (event.name === 'PEER_RESPONSE' && event.messageName === 'PUT_VALUE') accepted.add(event.from.toString())
-      if (event.name === 'QUERY_ERROR') errors.set(event.from.toString(), event.error?.message ?? 'error')
-    }
-    // The read was an iterative lookup towards the same key, so the peers that answered it
-    // include the k closest: store on those directly instead of looking them up again.
-    const closest = this.closestTo(kadIdOfKey(keyBytes), answered, this.kad.routingTable.kBucketSize)
-    try {
-      if (closest.length > 0) {
-        // Stored here and sent out at once (kad-dht's put stores locally first, then looks up).
-        await Promise.all([this.kad.storeLocally(keyBytes, value, { signal: options.signal }), ...closest.map(async peer => {
-          onEvent(finalPeerEvent(this.node.peerId, peer))
-          const stored = await this.kad.putValueTo(peer, keyBytes, value, { signal: options.signal, onEvent })
-          if (stored) return
-          // It answered, but without echoing the record back: not stored.
-          accepted.delete(peer.toString())
-          if (!errors.has(peer.toString())) errors.set(peer.toString(), 'did not store the record')
-        })])
-        options.signal.throwIfAborted()
-      } else {
-        // Nobody answered the read (e.g. every peer joined since): kad-dht's own put looks them up.
-        for await (const event of this.node.services.dht.put(keyBytes, value, { signal: options.signal })) onEvent(event as QueryEvent)
-      }
-    } catch (err) {
-      if (isNoPeersFailure(err, this.kad)) {
-        const error = new NoPeersError('Stored in this tab only: there are no peers to store the record on (is the relay connected?).')
-        recorder.fail(error, options.signal)
-        throw error
-      }
-      recorder.fail(err, options.signal)
-      throw err
-    }
-    const failed = [...targets].filter(peer => !accepted.has(peer)).map(peer => ({ peer, reason: errors.get(peer) ?? 'no answer' }))
-    const summary = `stored on ${accepted.size} of ${targets.size} closest peers (sequence ${sequence})`
-    recorder.finish(summary)
-    const expiresAt = (await validateRecord(keyBytes, value)).expiresAt
-    // The whole Put, including the read of the current sequence.
-    return { key, sequence, expiresAt, queryId: recorder.id, accepted: [...accepted], failed, durationMs: performance.now() - startedAt }
+    return await this.runQuery({ operation: 'put', label: key, origin: 'user', targetKadId: kadIdOfKey(keyBytes) }, options, async (query) => {
+      const { accepted, failed } = await this.storeOnClosest(keyBytes, value, answered, query, options.signal)
+      // The whole Put, including the read of the current sequence.
+      const result = { key, sequence, expiresAt, queryId: query.id, accepted, failed, durationMs: performance.now() - startedAt }
+      return { result, summary: `stored on ${accepted.length} of ${accepted.length + failed.length} closest peers (sequence ${sequence})` }
+    }, (err) => isNoPeersFailure(err, this.kad)
+      ? new NoPeersError('Stored in this tab only: there are no peers to store the record on (is the relay connected?).')
+      : err)
   }
 
   /**
@@ -171,6 +157,45 @@ export class DhtOperations {
     return await this.findValue(keyInput, options, { repair: true, answered: new Set() })
   }
 
+  /** kad-dht FindPeer. */
+  async findPeer (target: PeerId, options: DhtOperationOptions): Promise<FindPeerResult> {
+    const notFound = `Peer ${target.toString()} was not found: no peer that was asked knows its addresses.`
+    return await this.runQuery({ operation: 'find-peer', label: target.toString(), origin: 'user', targetKadId: kadIdOfPeer(target) }, options, async (query) => {
+      let messagesSent = 0
+      for await (const event of this.node.services.dht.findPeer(target, { signal: options.signal })) {
+        query.report(event)
+        if (event.name === 'SEND_QUERY') messagesSent++
+        if (event.name === 'FINAL_PEER' && event.peer.id.equals(target) && event.peer.multiaddrs.length > 0) {
+          const result = { peerId: target.toString(), addresses: event.peer.multiaddrs, answeredBy: event.from.toString(), queryId: query.id, messagesSent, durationMs: query.elapsed() }
+          return { result, summary: `found ${event.peer.multiaddrs.length} address(es)` }
+        }
+      }
+      throw new PeerNotFoundError(this.kad.routingTable.size === 0 ? NO_PEERS : notFound)
+    }, (err) => {
+      // kad-dht ends a lookup that never met the peer with NotFoundError('Not found').
+      if (isNoPeersFailure(err, this.kad)) return new PeerNotFoundError(NO_PEERS)
+      return (err as Error)?.name === 'NotFoundError' ? new PeerNotFoundError(notFound) : err
+    })
+  }
+
+  /** The k peers closest to a record key, by an iterative lookup. */
+  async closestPeers (keyInput: string, options: DhtOperationOptions): Promise<ClosestPeersResult> {
+    const { key } = parseRecordKey(keyInput)
+    return await this.lookupClosestPeers(fromString(key), key, { ...options, origin: 'user' })
+  }
+
+  /** The k peers closest to any key (a peer's multihash, random bytes). */
+  async lookupClosestPeers (keyBytes: Uint8Array, label: string, options: DhtOperationOptions & { origin?: 'user' | 'scheduler' }): Promise<ClosestPeersResult> {
+    return await this.runQuery({ operation: 'closest-peers', label, origin: options.origin ?? 'scheduler', targetKadId: kadIdOfKey(keyBytes) }, options, async (query) => {
+      const peers: string[] = []
+      for await (const event of this.node.services.dht.getClosestPeers(keyBytes, { signal: options.signal })) {
+        query.report(event)
+        if (event.name === 'FINAL_PEER') peers.push(event.peer.id.toString())
+      }
+      return { result: { key: label, peers, queryId: query.id, durationMs: query.elapsed() }, summary: `${peers.length} closest peer(s)` }
+    })
+  }
+
   /**
    * The lookup behind Get. `repair: false` skips correcting and caching (a Put is about to
    * replace the record anyway); `answered` collects every peer that answered GET_VALUE, with or
@@ -179,164 +204,169 @@ export class DhtOperations {
   private async findValue (keyInput: string, options: GetOptions, internal: { repair: boolean, answered: Set<string> }): Promise<GetResult> {
     const { key } = parseRecordKey(keyInput)
     const keyBytes = fromString(key)
+    return await this.runQuery({ operation: 'get', label: options.label ?? key, origin: 'user', targetKadId: kadIdOfKey(keyBytes) }, options, async (query) => {
+      const lookup = await this.lookupValue(keyBytes, options, query, internal.answered)
+      const { valid, invalid } = sortResponses(lookup.responses)
+      if (valid.length === 0) throw this.noValidRecord(key, lookup, invalid.length)
+      const best = valid[selectRecord(keyBytes, valid.map(entry => entry.value))] ?? valid[0]
+      if (best == null) throw new RecordNotFoundError(`No record under ${key}.`, 'no-record')
+      const holders = valid.filter(entry => equals(entry.value, best.value)).map(entry => entry.peer)
+      const stale = [...valid.filter(entry => !equals(entry.value, best.value)).map(entry => ({ peer: entry.peer, sequence: entry.record.sequence })),
+        ...invalid.map(entry => ({ peer: entry.peer, sequence: -1n }))]
+      const outdated = await this.correctStaleHolders(keyBytes, best.value, stale, lookup.correctedByKad, internal.repair, options.signal)
+      const cachedOn = internal.repair ? await this.cacheOnClosestLacking(keyBytes, best.value, lookup.responses, options.signal) : undefined
+
+      const summary = `sequence ${best.record.sequence} from ${holders.length} holder(s)` +
+        (outdated.length > 0 ? `, ${outdated.filter(entry => entry.corrected).length}/${outdated.length} outdated corrected` : '') +
+        (invalid.length > 0 ? `, ${invalid.length} invalid` : '') +
+        (cachedOn != null ? ', cached on the closest peer without it' : '')
+      const result = { key, record: best.record, queryId: query.id, holders, outdated, invalid, cachedOn, stoppedAtQuorum: lookup.stoppedAtQuorum, durationMs: query.elapsed() }
+      return { result, summary }
+    })
+  }
+
+  /** Runs kad-dht's FIND_VALUE lookup, validating every record heard, until it ends or the quorum is met. */
+  private async lookupValue (keyBytes: Uint8Array, options: GetOptions, query: RunningQuery, answered: Set<string>): Promise<ValueLookup> {
     const quorum = Math.max(0, Math.floor(options.quorum ?? 0))
-    const recorder = this.queryLog.begin('get', options.label ?? key, kadIdOfKey(keyBytes))
-    const responses = new Map<string, HolderResponse>()
-    const correctedByKad = new Set<string>()
+    const found: ValueLookup = { responses: new Map(), correctedByKad: new Set(), queriedPeers: 0, stoppedAtQuorum: false }
     const validations: Array<Promise<void>> = []
     const lookup = new AbortController()
     const stop = (): void => { lookup.abort(options.signal.reason) }
     options.signal.addEventListener('abort', stop, { once: true })
-    let stoppedAtQuorum = false
-    let queriedPeers = 0
     const self = this.node.peerId.toString()
 
     const consider = (from: string, value: Uint8Array | undefined): void => {
       if (value == null) {
-        if (!responses.has(from)) responses.set(from, { kind: 'none' })
+        if (!found.responses.has(from)) found.responses.set(from, { kind: 'none' })
         return
       }
       validations.push(validateRecord(keyBytes, value).then(
-        (record) => { responses.set(from, { kind: 'record', record, value }) },
-        (err: unknown) => { responses.set(from, { kind: 'invalid', reason: (err as Error).message }) }
+        (record) => { found.responses.set(from, { kind: 'record', record, value }) },
+        (err: unknown) => { found.responses.set(from, { kind: 'invalid', reason: (err as Error).message }) }
       ).then(() => {
-        const valid = [...responses.values()].filter(response => response.kind === 'record').length
+        const valid = [...found.responses.values()].filter(response => response.kind === 'record').length
         if (quorum > 0 && valid >= quorum && !lookup.signal.aborted) {
-          stoppedAtQuorum = true
+          found.stoppedAtQuorum = true
           lookup.abort()
         }
       }))
     }
 
     // onProgress also receives dial and stream progress; a throw here would fail kad-dht's query.
-    const onProgress = (progress: CustomEvent<QueryEvent>): void => {
-      if (!progress.type.startsWith('kad-dht:query:') || progress.detail == null) return
-      const event = progress.detail
-      recorder.record(event)
-      if (event.name === 'SEND_QUERY' && event.messageName === 'GET_VALUE') queriedPeers++
+    const onProgress = (progress: { type: string, detail?: unknown }): void => {
+      const event = kadQueryEventOf(progress)
+      if (event == null) return
+      query.report(event)
+      if (event.name === 'SEND_QUERY' && event.messageName === 'GET_VALUE') found.queriedPeers++
       if (event.name === 'PEER_RESPONSE' && event.messageName === 'GET_VALUE') {
-        internal.answered.add(event.from.toString())
+        answered.add(event.from.toString())
         consider(event.from.toString(), event.record?.value)
       }
-      if (event.name === 'PEER_RESPONSE' && event.messageName === 'PUT_VALUE') correctedByKad.add(event.from.toString())
+      if (event.name === 'PEER_RESPONSE' && event.messageName === 'PUT_VALUE') found.correctedByKad.add(event.from.toString())
       if (event.name === 'VALUE' && event.from.toString() === self) consider(self, event.value)
     }
 
     try {
-      try {
-        for await (const event of this.node.services.dht.get(keyBytes, { signal: lookup.signal, onProgress: onProgress as (event: unknown) => void })) {
-          void event // every event also arrives through onProgress, which sees outdated values too
-        }
-      } catch (err) {
-        // Ending early on quorum aborts the lookup; kad-dht also throws when a correction fails.
-        if (!stoppedAtQuorum && options.signal.aborted) throw err
-        if (!stoppedAtQuorum && !isCorrectionFailure(err)) {
-          if (isNoPeersFailure(err, this.kad)) throw new RecordNotFoundError('No peers to ask: the routing table is empty (is the relay connected?).', 'no-peers')
-          throw err
-        }
-      }
-      await Promise.all(validations)
-
-      const valid = [...responses.entries()].flatMap(([peer, response]) => response.kind === 'record' ? [{ peer, ...response }] : [])
-      const invalid = [...responses.entries()].flatMap(([peer, response]) => response.kind === 'invalid' ? [{ peer, reason: response.reason }] : [])
-      if (valid.length === 0) {
-        const peersAsked = queriedPeers + responses.size
-        if (peersAsked === 0 && this.kad.routingTable.size === 0) {
-          throw new RecordNotFoundError('No peers to ask: the routing table is empty (is the relay connected?).', 'no-peers')
-        }
-        throw new RecordNotFoundError(invalid.length > 0
-          ? `No valid record under ${key}: ${invalid.length} peer(s) returned records that failed validation.`
-          : `No record under ${key} (asked ${Math.max(queriedPeers, responses.size)} peer(s)).`, 'no-record')
-      }
-      const best = valid[selectRecord(keyBytes, valid.map(entry => entry.value))] ?? valid[0]
-      if (best == null) throw new RecordNotFoundError(`No record under ${key}.`, 'no-record')
-      const holders = valid.filter(entry => equals(entry.value, best.value)).map(entry => entry.peer)
-
-      // Correct holders of an outdated (or invalid) record, unless kad-dht already did.
-      const stale = [...valid.filter(entry => !equals(entry.value, best.value)).map(entry => ({ peer: entry.peer, sequence: entry.record.sequence })),
-        ...invalid.map(entry => ({ peer: entry.peer, sequence: -1n }))]
-      const outdated: GetResult['outdated'] = []
-      await Promise.all(stale.map(async ({ peer, sequence }) => {
-        let corrected = correctedByKad.has(peer)
-        if (!corrected && peer !== self && internal.repair) corrected = await this.sendRecord(peer, keyBytes, best.value, options.signal)
-        if (sequence >= 0n) outdated.push({ peer, sequence, corrected })
-      }))
-
-      // Kademlia caching: the closest peer that answered without a record gets a copy.
-      const lacking = [...responses.entries()].filter(([peer, response]) => response.kind === 'none' && peer !== self).map(([peer]) => peer)
-      let cachedOn: string | undefined
-      const closestLacking = internal.repair ? this.closestTo(kadIdOfKey(keyBytes), lacking, 1)[0] : undefined
-      if (closestLacking != null && await this.sendRecord(closestLacking.toString(), keyBytes, best.value, options.signal)) cachedOn = closestLacking.toString()
-
-      const summary = `sequence ${best.record.sequence} from ${holders.length} holder(s)` +
-        (outdated.length > 0 ? `, ${outdated.filter(entry => entry.corrected).length}/${outdated.length} outdated corrected` : '') +
-        (invalid.length > 0 ? `, ${invalid.length} invalid` : '') +
-        (cachedOn != null ? ', cached on the closest peer without it' : '')
-      const durationMs = recorder.finish(summary)
-      return {
-        key, record: best.record, queryId: recorder.id, holders, outdated, invalid, cachedOn, stoppedAtQuorum, durationMs
-      }
+      // Every event also arrives through onProgress, which sees outdated values too.
+      for await (const _event of this.node.services.dht.get(keyBytes, { signal: lookup.signal, onProgress })) { /* drain */ }
     } catch (err) {
-      recorder.fail(err, options.signal)
-      throw err
+      // Ending early on quorum aborts the lookup; kad-dht also throws when a correction fails.
+      if (!found.stoppedAtQuorum && options.signal.aborted) throw err
+      if (!found.stoppedAtQuorum && !isCorrectionFailure(err)) {
+        if (isNoPeersFailure(err, this.kad)) throw new RecordNotFoundError(NO_PEERS, 'no-peers')
+        throw err
+      }
     } finally {
       options.signal.removeEventListener('abort', stop)
     }
+    await Promise.all(validations)
+    return found
   }
 
-  /** kad-dht FindPeer, traced. */
-  async findPeer (target: PeerId, options: { signal: AbortSignal }): Promise<FindPeerResult> {
-    const recorder = this.queryLog.begin('find-peer', target.toString(), kadIdOfPeer(target))
-    try {
-      let found: { addresses: Multiaddr[], from: string } | undefined
-      let messagesSent = 0
-      for await (const event of this.node.services.dht.findPeer(target, { signal: options.signal })) {
-        recorder.record(event)
-        if (event.name === 'SEND_QUERY') messagesSent++
-        if (event.name === 'FINAL_PEER' && event.peer.id.equals(target) && event.peer.multiaddrs.length > 0) {
-          found = { addresses: event.peer.multiaddrs, from: event.from.toString() }
-          break
-        }
-      }
-      if (found == null) {
-        throw new PeerNotFoundError(this.kad.routingTable.size === 0
-          ? 'No peers to ask: the routing table is empty (is the relay connected?).'
-          : `Peer ${target.toString()} was not found: no peer that was asked knows its addresses.`)
-      }
-      const durationMs = recorder.finish(`found ${found.addresses.length} address(es)`)
-      return { peerId: target.toString(), addresses: found.addresses, answeredBy: found.from, queryId: recorder.id, messagesSent, durationMs }
-    } catch (err) {
-      // kad-dht ends a lookup that never met the peer with NotFoundError('Not found').
-      const error = isNoPeersFailure(err, this.kad)
-        ? new PeerNotFoundError('No peers to ask: the routing table is empty (is the relay connected?).')
-        : (err as Error)?.name === 'NotFoundError'
-            ? new PeerNotFoundError(`Peer ${target.toString()} was not found: no peer that was asked knows its addresses.`)
-            : err
-      recorder.fail(error, options.signal)
-      throw error
+  private noValidRecord (key: string, lookup: ValueLookup, invalidCount: number): RecordNotFoundError {
+    const peersAsked = lookup.queriedPeers + lookup.responses.size
+    if (peersAsked === 0 && this.kad.routingTable.size === 0) return new RecordNotFoundError(NO_PEERS, 'no-peers')
+    return new RecordNotFoundError(invalidCount > 0
+      ? `No valid record under ${key}: ${invalidCount} peer(s) returned records that failed validation.`
+      : `No record under ${key} (asked ${Math.max(lookup.queriedPeers, lookup.responses.size)} peer(s)).`, 'no-record')
+  }
+
+  /** Sends the best record to holders of an outdated (or invalid) one, unless kad-dht already did. */
+  private async correctStaleHolders (key: Uint8Array, best: Uint8Array, stale: Array<{ peer: string, sequence: bigint }>, correctedByKad: Set<string>, repair: boolean, signal: AbortSignal): Promise<GetResult['outdated']> {
+    const self = this.node.peerId.toString()
+    const outdated: GetResult['outdated'] = []
+    await Promise.all(stale.map(async ({ peer, sequence }) => {
+      let corrected = correctedByKad.has(peer)
+      if (!corrected && peer !== self && repair) corrected = await this.sendRecord(peer, key, best, signal)
+      if (sequence >= 0n) outdated.push({ peer, sequence, corrected })
+    }))
+    return outdated
+  }
+
+  /** Kademlia caching: the closest peer that answered without a record gets a copy. */
+  private async cacheOnClosestLacking (key: Uint8Array, best: Uint8Array, responses: Map<string, HolderResponse>, signal: AbortSignal): Promise<string | undefined> {
+    const self = this.node.peerId.toString()
+    const lacking = [...responses.entries()].filter(([peer, response]) => response.kind === 'none' && peer !== self).map(([peer]) => peer)
+    const closestLacking = this.closestTo(kadIdOfKey(key), lacking, 1)[0]
+    if (closestLacking != null && await this.sendRecord(closestLacking.toString(), key, best, signal)) return closestLacking.toString()
+    return undefined
+  }
+
+  /**
+   * Stores the record here and on the closest of the peers a Put's read reached: that read was
+   * an iterative lookup towards the same key, so they include the k closest.
+   */
+  private async storeOnClosest (key: Uint8Array, value: Uint8Array, answered: Set<string>, query: RunningQuery, signal: AbortSignal): Promise<Pick<PutResult, 'accepted' | 'failed'>> {
+    const accepted = new Set<string>()
+    const targets = new Set<string>()
+    const errors = new Map<string, string>()
+    const onEvent = (event: QueryEvent): void => {
+      query.report(event)
+      if (event.name === 'FINAL_PEER') targets.add(event.peer.id.toString())
+      if (event.name === 'PEER_RESPONSE' && event.messageName === 'PUT_VALUE') accepted.add(event.from.toString())
+      if (event.name === 'QUERY_ERROR') errors.set(event.from.toString(), event.error?.message ?? 'error')
     }
+    const closest = this.closestTo(kadIdOfKey(key), answered, this.kad.routingTable.kBucketSize)
+    if (closest.length > 0) {
+      // Stored here and sent out at once (kad-dht's put stores locally first, then looks up).
+      await Promise.all([this.kad.storeLocally(key, value, { signal }), ...closest.map(async peer => {
+        onEvent(finalPeerEvent(this.node.peerId, peer))
+        if (await this.kad.putValueTo(peer, key, value, { signal, onEvent })) return
+        // It answered, but without echoing the record back: not stored.
+        accepted.delete(peer.toString())
+        if (!errors.has(peer.toString())) errors.set(peer.toString(), 'did not store the record')
+      })])
+      signal.throwIfAborted()
+    } else {
+      // Nobody answered the read (e.g. every peer joined since): kad-dht's own put looks them up.
+      for await (const event of this.node.services.dht.put(key, value, { signal })) onEvent(event)
+    }
+    const failed = [...targets].filter(peer => !accepted.has(peer)).map(peer => ({ peer, reason: errors.get(peer) ?? 'no answer' }))
+    return { accepted: [...accepted], failed }
   }
 
-  /** The k peers closest to a record key, by an iterative lookup. */
-  async closestPeers (keyInput: string, options: { signal: AbortSignal }): Promise<ClosestPeersResult> {
-    const { key } = parseRecordKey(keyInput)
-    return { ...await this.lookupClosestPeers(fromString(key), key, { signal: options.signal, origin: 'user' }), key }
-  }
-
-  /** The k peers closest to any key (a peer's multihash, random bytes), traced. */
-  async lookupClosestPeers (keyBytes: Uint8Array, label: string, options: { signal: AbortSignal, origin?: 'user' | 'scheduler' }): Promise<ClosestPeersResult> {
-    const recorder = this.queryLog.begin('closest-peers', label, kadIdOfKey(keyBytes), options.origin ?? 'scheduler')
+  /**
+   * Reports a query's start and end around `work` as progress events. `mapError` turns a
+   * library error into webkad's before it is reported and thrown.
+   */
+  private async runQuery<T> (start: Omit<DhtQueryStart, 'queryId'>, options: DhtOperationOptions, work: (query: RunningQuery) => Promise<{ result: T, summary: string }>, mapError: (err: unknown) => unknown = err => err): Promise<T> {
+    const queryId = newQueryId()
+    const started = performance.now()
+    const emit = options.onProgress ?? (() => {})
+    const query: RunningQuery = {
+      id: queryId,
+      report: (event) => { emit(kadProgressEvent(event)) },
+      elapsed: () => performance.now() - started
+    }
+    emit({ type: 'webkad:dht:query-start', detail: { ...start, queryId } })
     try {
-      const peers: string[] = []
-      for await (const event of this.node.services.dht.getClosestPeers(keyBytes, { signal: options.signal })) {
-        recorder.record(event)
-        if (event.name === 'FINAL_PEER') peers.push(event.peer.id.toString())
-      }
-      const durationMs = recorder.finish(`${peers.length} closest peer(s)`)
-      return { key: label, peers, queryId: recorder.id, durationMs }
+      const { result, summary } = await work(query)
+      emit({ type: 'webkad:dht:query-end', detail: { queryId, status: 'done', summary, durationMs: query.elapsed() } })
+      return result
     } catch (err) {
-      recorder.fail(err, options.signal)
-      throw err
+      const error = mapError(err)
+      emit({ type: 'webkad:dht:query-end', detail: { queryId, ...describeQueryFailure(error, options.signal), durationMs: query.elapsed() } })
+      throw error
     }
   }
 
@@ -362,6 +392,14 @@ export class DhtOperations {
       .sort((a, b) => compareDistances(a.distance, b.distance))
       .slice(0, count)
       .map(entry => entry.peerId)
+  }
+}
+
+function sortResponses (responses: Map<string, HolderResponse>): { valid: Array<{ peer: string, record: WebkadRecord, value: Uint8Array }>, invalid: Array<{ peer: string, reason: string }> } {
+  const entries = [...responses.entries()]
+  return {
+    valid: entries.flatMap(([peer, response]) => response.kind === 'record' ? [{ peer, record: response.record, value: response.value }] : []),
+    invalid: entries.flatMap(([peer, response]) => response.kind === 'invalid' ? [{ peer, reason: response.reason }] : [])
   }
 }
 

@@ -1,11 +1,12 @@
 import { fromString } from 'uint8arrays'
 import { kadIdOfPeer, xorDistance, compactDistance, distanceLog2, toHex, compareDistances } from './kad-math.ts'
-import { createStore } from '../stores/store.ts'
+import { createCoalescedStore } from '../stores/store.ts'
 import type { ReadableStore } from '../stores/store.ts'
+import type { DhtProgressEvent, DhtQueryEnd, DhtQueryStart, QueryOperation } from './dht-progress.ts'
 import type { QueryEvent } from '@libp2p/kad-dht'
 import type { PeerId } from '@libp2p/interface'
 
-export type QueryOperation = 'put' | 'get' | 'find-peer' | 'closest-peers'
+export type { QueryOperation }
 
 /** A peer as seen from the query's target: its XOR distance, exact (hex) and compact. */
 export interface TracePeer {
@@ -50,110 +51,110 @@ export interface QueryTrace {
   summary?: string
 }
 
-/** Records one query's events into the shared log. */
-export interface QueryRecorder {
-  readonly id: string
-  record(event: QueryEvent): void
-  /** Marks the query done; returns its duration in ms. */
-  finish(summary: string): number
-  /** `signal`: the operation's signal; an abort by the caller is "cancelled", a deadline "failed". */
-  fail(error: unknown, signal?: AbortSignal): void
-}
-
 const MAX_QUERIES = 20
 const MAX_EVENTS_PER_QUERY = 2000
 
+/** One query being traced: its events so far and how to describe a peer from its target. */
+interface LiveQuery {
+  trace: QueryTrace
+  events: TraceEvent[]
+  finalPeers: Map<string, TracePeer>
+  /** performance.now() at the start: event times are ms since then. */
+  started: number
+  tracePeer(peerId: PeerId): TracePeer
+}
+
 /**
- * The last queries this tab ran, each with its trace. Events arrive in bursts, so store
- * updates are coalesced (one per 50 ms) instead of one per event.
+ * The last queries this tab ran, each with its trace, drawn from the DHT operations' progress
+ * events. Events arrive in bursts, so store updates are coalesced (one per 50 ms).
  */
 export class QueryLog {
-  private readonly store = createStore<readonly QueryTrace[]>([])
-  private readonly live = new Map<string, QueryTrace>()
-  private flushTimer?: ReturnType<typeof setTimeout>
-  private counter = 0
+  private readonly traces = new Map<string, QueryTrace>()
+  private readonly store = createCoalescedStore<readonly QueryTrace[]>(() => this.newestFirst())
 
   get queries (): ReadableStore<readonly QueryTrace[]> { return this.store }
 
-  begin (operation: QueryOperation, label: string, targetKadId: Uint8Array, origin: QueryTrace['origin'] = 'user'): QueryRecorder {
-    const id = `q${++this.counter}-${Date.now().toString(36)}`
-    const startedAt = Date.now()
-    const started = performance.now()
-    const peerCache = new Map<string, TracePeer>()
-    const tracePeer = (peerId: PeerId): TracePeer => {
-      const key = peerId.toString()
-      let cached = peerCache.get(key)
-      if (cached == null) {
-        const distance = xorDistance(kadIdOfPeer(peerId), targetKadId)
-        cached = { peer: key, distanceHex: toHex(distance), distance: compactDistance(distance), distanceLog2: distanceLog2(distance) }
-        peerCache.set(key, cached)
-      }
-      return cached
-    }
-    let trace: QueryTrace = {
-      id, operation, label, origin, targetKadId: toHex(targetKadId), startedAt, status: 'running', messagesSent: 0, events: [], finalPeers: []
-    }
-    const events: TraceEvent[] = []
-    const finalPeers = new Map<string, TracePeer>()
-    const commit = (change: Partial<QueryTrace>): void => {
-      trace = { ...trace, ...change, events: [...events], finalPeers: sortByDistance([...finalPeers.values()]) }
-      this.live.set(id, trace)
-      this.scheduleFlush()
-    }
-    commit({})
-    const elapsed = (): number => performance.now() - started
-
-    return {
-      id,
-      record: (event) => {
-        if (trace.status !== 'running' || events.length >= MAX_EVENTS_PER_QUERY) return
-        const converted = convertEvent(event, elapsed(), tracePeer)
-        if (converted == null) return
-        events.push(converted)
-        if (converted.kind === 'final-peer') finalPeers.set(converted.peer.peer, converted.peer)
-        commit({ messagesSent: trace.messagesSent + (converted.kind === 'send-query' ? 1 : 0) })
-      },
-      finish: (summary) => {
-        if (trace.status !== 'running') return trace.durationMs ?? 0
-        const durationMs = elapsed()
-        commit({ status: 'done', durationMs, summary })
-        this.flushNow()
-        return durationMs
-      },
-      fail: (error, signal) => {
-        if (trace.status !== 'running') return
-        const reason = signal?.aborted === true ? (signal.reason as Error | undefined) : undefined
-        const timedOut = reason?.name === 'TimeoutError'
-        const cancelled = (reason != null && !timedOut) || (error as Error)?.name === 'OperationAbortedError'
-        commit({
-          status: cancelled ? 'cancelled' : 'failed',
-          durationMs: elapsed(),
-          summary: timedOut ? 'timed out' : cancelled ? 'cancelled' : (error as Error)?.message ?? String(error)
-        })
-        this.flushNow()
+  /**
+   * An `onProgress` for one DHT operation: its queries start, collect kad-dht's events and end
+   * in this log. Each operation needs its own, as kad-dht's events carry no query id.
+   */
+  progressHandler (): (event: DhtProgressEvent) => void {
+    let current: LiveQuery | undefined
+    return (progress) => {
+      if (progress.type === 'webkad:dht:query-start') {
+        current = this.begin(progress.detail)
+      } else if (progress.type === 'webkad:dht:query-end') {
+        if (current?.trace.id === progress.detail.queryId) this.end(current, progress.detail)
+        current = undefined
+      } else if (current != null) {
+        this.record(current, progress.detail)
       }
     }
   }
 
   clear (): void {
-    this.live.clear()
-    this.store.set([])
+    this.traces.clear()
+    this.store.flush()
   }
 
-  private scheduleFlush (): void {
-    this.flushTimer ??= setTimeout(() => { this.flushNow() }, 50)
+  private begin (start: DhtQueryStart): LiveQuery {
+    const peerCache = new Map<string, TracePeer>()
+    const live: LiveQuery = {
+      trace: {
+        id: start.queryId,
+        operation: start.operation,
+        label: start.label,
+        origin: start.origin,
+        targetKadId: toHex(start.targetKadId),
+        startedAt: Date.now(),
+        status: 'running',
+        messagesSent: 0,
+        events: [],
+        finalPeers: []
+      },
+      events: [],
+      finalPeers: new Map(),
+      started: performance.now(),
+      tracePeer: (peerId) => {
+        const key = peerId.toString()
+        let cached = peerCache.get(key)
+        if (cached == null) {
+          const distance = xorDistance(kadIdOfPeer(peerId), start.targetKadId)
+          cached = { peer: key, distanceHex: toHex(distance), distance: compactDistance(distance), distanceLog2: distanceLog2(distance) }
+          peerCache.set(key, cached)
+        }
+        return cached
+      }
+    }
+    this.commit(live, {})
+    return live
   }
 
-  private flushNow (): void {
-    if (this.flushTimer != null) clearTimeout(this.flushTimer)
-    this.flushTimer = undefined
-    if (this.live.size === 0) return
-    const updated = new Map(this.live)
-    this.live.clear()
-    const existing = this.store.getSnapshot().filter(query => !updated.has(query.id))
+  private record (live: LiveQuery, event: QueryEvent): void {
+    if (live.events.length >= MAX_EVENTS_PER_QUERY) return
+    const converted = convertEvent(event, performance.now() - live.started, live.tracePeer)
+    if (converted == null) return
+    live.events.push(converted)
+    if (converted.kind === 'final-peer') live.finalPeers.set(converted.peer.peer, converted.peer)
+    this.commit(live, { messagesSent: live.trace.messagesSent + (converted.kind === 'send-query' ? 1 : 0) })
+  }
+
+  private end (live: LiveQuery, end: DhtQueryEnd): void {
+    this.commit(live, { status: end.status, durationMs: end.durationMs, summary: end.summary })
+    this.store.flush()
+  }
+
+  private commit (live: LiveQuery, change: Partial<QueryTrace>): void {
+    live.trace = { ...live.trace, ...change, events: [...live.events], finalPeers: sortByDistance([...live.finalPeers.values()]) }
+    this.traces.set(live.trace.id, live.trace)
+    this.store.invalidate()
+  }
+
+  private newestFirst (): readonly QueryTrace[] {
     // Ids are `q<counter>-…`: compare numerically, or q9 would sort above q10 within one millisecond.
-    const merged = [...existing, ...updated.values()].sort((a, b) => b.startedAt - a.startedAt || b.id.localeCompare(a.id, 'en', { numeric: true }))
-    this.store.set(merged.slice(0, MAX_QUERIES))
+    const sorted = [...this.traces.values()].sort((a, b) => b.startedAt - a.startedAt || b.id.localeCompare(a.id, 'en', { numeric: true }))
+    for (const dropped of sorted.slice(MAX_QUERIES)) this.traces.delete(dropped.id)
+    return sorted.slice(0, MAX_QUERIES)
   }
 }
 

@@ -1,5 +1,5 @@
 import { classifyTransport } from '../network/connections.ts'
-import { createStore } from '../stores/store.ts'
+import { createCoalescedStore } from '../stores/store.ts'
 import { commonPrefixLength, compactDistance, kadIdOfPeer, toHex, xorDistance, distanceLog2 } from './kad-math.ts'
 import type { KadInternals, RoutingTableEventName } from './kad-internals.ts'
 import type { ConnectionTransport } from '../network/connections.ts'
@@ -45,25 +45,18 @@ export const EMPTY_ROUTING_TABLE: RoutingTableSnapshot = { localKadId: '', kBuck
  */
 export function watchRoutingTable (node: WebkadNode, kad: KadInternals): { store: ReadableStore<RoutingTableSnapshot>, stop: () => void } {
   const localKadId = kadIdOfPeer(node.peerId)
-  const store = createStore<RoutingTableSnapshot>(buildSnapshot(node, kad, localKadId))
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const schedule = (): void => {
-    timer ??= setTimeout(() => {
-      timer = undefined
-      store.set(buildSnapshot(node, kad, localKadId))
-    }, 50)
-  }
+  const store = createCoalescedStore(() => buildSnapshot(node, kad, localKadId))
   const tableEvents: RoutingTableEventName[] = ['peer:add', 'peer:remove', 'peer:ping']
-  for (const name of tableEvents) kad.routingTable.addEventListener(name, schedule)
-  node.addEventListener('connection:open', schedule)
-  node.addEventListener('connection:close', schedule)
+  for (const name of tableEvents) kad.routingTable.addEventListener(name, store.invalidate)
+  node.addEventListener('connection:open', store.invalidate)
+  node.addEventListener('connection:close', store.invalidate)
   return {
     store,
     stop: () => {
-      if (timer != null) clearTimeout(timer)
-      for (const name of tableEvents) kad.routingTable.removeEventListener(name, schedule)
-      node.removeEventListener('connection:open', schedule)
-      node.removeEventListener('connection:close', schedule)
+      store.stop()
+      for (const name of tableEvents) kad.routingTable.removeEventListener(name, store.invalidate)
+      node.removeEventListener('connection:open', store.invalidate)
+      node.removeEventListener('connection:close', store.invalidate)
     }
   }
 }

@@ -1,4 +1,6 @@
-import type { Connection } from '@libp2p/interface'
+import { createStore } from '../stores/store.ts'
+import type { ReadableStore } from '../stores/store.ts'
+import type { Connection, Libp2p } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 export type ConnectionTransport = 'websocket' | 'relayed' | 'webrtc' | 'other'
@@ -34,5 +36,20 @@ export function summarizeConnection (connection: Connection): ConnectionSummary 
     transport: classifyTransport(connection.remoteAddr),
     limited: connection.limits != null,
     openedAt: connection.timeline.open
+  }
+}
+
+/** The node's connections as table rows, rebuilt when one opens or closes. */
+export function watchConnections (node: Libp2p): { store: ReadableStore<readonly ConnectionSummary[]>, stop: () => void } {
+  const store = createStore<readonly ConnectionSummary[]>(node.getConnections().map(summarizeConnection))
+  const refresh = (): void => { store.set(node.getConnections().map(summarizeConnection)) }
+  node.addEventListener('connection:open', refresh)
+  node.addEventListener('connection:close', refresh)
+  return {
+    store,
+    stop: () => {
+      node.removeEventListener('connection:open', refresh)
+      node.removeEventListener('connection:close', refresh)
+    }
   }
 }

@@ -1,15 +1,17 @@
-import { Circuit, WebRTC } from '@multiformats/multiaddr-matcher'
+import { WebRTC } from '@multiformats/multiaddr-matcher'
 import { DHT_PROTOCOL } from '../constants.ts'
 import { sweepExpiredRecords } from '../dht/record-sweep.ts'
 import { webrtcAddressFor } from '../network/webrtc-address.ts'
-import { Backoff } from './backoff.ts'
+import { Backoff } from '../backoff.ts'
+import { Scheduler } from './scheduler.ts'
 import type { AuthoredRecords } from './authored-records.ts'
 import type { TaskDefinition, TaskOutcome } from './scheduler.ts'
 import type { DhtOperations } from '../dht/dht-operations.ts'
+import type { DhtProgressEvent } from '../dht/dht-progress.ts'
 import type { KadInternals } from '../dht/kad-internals.ts'
+import type { RelayConnection } from '../network/relay-connection.ts'
 import type { WebkadNode } from '../node.ts'
 import type { PeerId } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 
 export interface NetworkTaskContext {
@@ -18,13 +20,13 @@ export interface NetworkTaskContext {
   kad: KadInternals
   /** The node's own datastore (DHT records it holds). */
   datastore: Datastore
-  /** The relays from the bootnode field; the tab keeps a reservation on one that is up. */
-  bootnodes: Multiaddr[]
+  /** The tab's relay reservation, kept on a relay that is up. */
+  relay: Pick<RelayConnection, 'ensureReserved'>
   /** Direct (WebRTC) connections the auto-dial task aims for. */
   maxDirectConnections: number
   authored: AuthoredRecords
-  /** Called when the relay reservation is lost or regained. */
-  onRelayState(state: { reserved: boolean, relayPeerId?: string, retryInMs?: number }): void
+  /** A fresh `onProgress` for one DHT operation of a task, so its lookups show in the query log. */
+  trace(): (event: DhtProgressEvent) => void
 }
 
 /** Intervals of webkad's own tasks (kad-dht runs its own refresh and self-query too). */
@@ -46,6 +48,14 @@ const DIALS_PER_RUN = 2
 /** Below this many direct connections a tab dials anyone; above, only peers with a larger ID. */
 const MIN_DIRECT_CONNECTIONS = 2
 
+/** Starts a scheduler running the tab's network tasks; the caller owns `stop()`. */
+export function startNetworkScheduler (context: NetworkTaskContext): Scheduler {
+  const scheduler = new Scheduler()
+  for (const task of createNetworkTasks(context)) scheduler.add(task)
+  scheduler.start()
+  return scheduler
+}
+
 /** The tab's periodic network tasks, for the Scheduler. */
 export function createNetworkTasks (context: NetworkTaskContext): TaskDefinition[] {
   return [
@@ -59,11 +69,8 @@ export function createNetworkTasks (context: NetworkTaskContext): TaskDefinition
   ]
 }
 
-function relayReservationTask ({ node, bootnodes, onRelayState }: NetworkTaskContext): TaskDefinition {
+function relayReservationTask ({ relay }: NetworkTaskContext): TaskDefinition {
   const backoff = new Backoff(RELAY_BACKOFF_INITIAL_MS, RELAY_BACKOFF_MAX_MS)
-  const relayIds = new Set(bootnodes.map(address => address.getComponents().findLast(component => component.name === 'p2p')?.value).filter((id): id is string => id != null))
-  const reservedOn = (): string | undefined => reservedRelayIds(node)
-    .find(relay => node.getConnections().some(connection => connection.remotePeer.toString() === relay && connection.status === 'open'))
   return {
     id: 'relay-reservation',
     title: 'Relay reservation',
@@ -71,49 +78,15 @@ function relayReservationTask ({ node, bootnodes, onRelayState }: NetworkTaskCon
     intervalMs: TASK_INTERVALS.relayReservation,
     timeoutMs: 20_000,
     async run (signal): Promise<TaskOutcome> {
-      const current = reservedOn()
-      if (current != null) {
+      const check = await relay.ensureReserved(signal)
+      if (check.reserved) {
         backoff.reset()
-        onRelayState({ reserved: true, relayPeerId: current })
-        return { summary: `reserved on ${current.slice(-8)}` }
-      }
-      onRelayState({ reserved: false })
-      for (const bootnode of bootnodes) {
-        try {
-          await node.dial(bootnode, { signal })
-          // The circuit transport reserves on its own once it sees the relay again.
-          const relay = await waitForReservation(node, relayIds, 8_000, signal)
-          backoff.reset()
-          onRelayState({ reserved: true, relayPeerId: relay })
-          return { summary: `re-reserved on ${relay.slice(-8)}` }
-        } catch {
-          // try the next bootnode
-        }
+        return { summary: `${check.redialed ? 're-reserved' : 'reserved'} on ${check.relayPeerId.slice(-8)}` }
       }
       const retryInMs = backoff.fail()
-      onRelayState({ reserved: false, retryInMs })
       return { summary: `no relay reachable (attempt ${backoff.attempts}); next try in ${Math.round(retryInMs / 1000)} s`, nextRunInMs: retryInMs }
     }
   }
-}
-
-/** The relays this node announces a /p2p-circuit address through, i.e. holds a reservation on. */
-function reservedRelayIds (node: WebkadNode): string[] {
-  return node.getMultiaddrs()
-    .filter(address => Circuit.matches(address))
-    .map(address => address.getComponents().find(component => component.name === 'p2p')?.value)
-    .filter((id): id is string => id != null)
-}
-
-async function waitForReservation (node: WebkadNode, relayIds: Set<string>, timeoutMs: number, signal: AbortSignal): Promise<string> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    signal.throwIfAborted()
-    const relay = reservedRelayIds(node).find(id => relayIds.size === 0 || relayIds.has(id))
-    if (relay != null) return relay
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-  throw new Error('connected to the relay but no reservation yet')
 }
 
 function autoDialTask ({ node, kad, maxDirectConnections }: NetworkTaskContext): TaskDefinition {
@@ -182,7 +155,7 @@ export async function offerDirectPeersMissingFromTable (node: WebkadNode, kad: K
   return offered
 }
 
-function randomWalkTask ({ dht, kad }: NetworkTaskContext): TaskDefinition {
+function randomWalkTask ({ dht, kad, trace }: NetworkTaskContext): TaskDefinition {
   return {
     id: 'random-walk',
     title: 'Random walk',
@@ -192,13 +165,13 @@ function randomWalkTask ({ dht, kad }: NetworkTaskContext): TaskDefinition {
     async run (signal): Promise<TaskOutcome> {
       const before = kad.routingTable.size
       const target = crypto.getRandomValues(new Uint8Array(32))
-      const result = await dht.lookupClosestPeers(target, 'random walk', { signal })
+      const result = await dht.lookupClosestPeers(target, 'random walk', { signal, onProgress: trace() })
       return { summary: `${result.peers.length} close peer(s) found; routing table ${before} → ${kad.routingTable.size}` }
     }
   }
 }
 
-function selfLookupTask ({ dht, kad, node }: NetworkTaskContext): TaskDefinition {
+function selfLookupTask ({ dht, kad, node, trace }: NetworkTaskContext): TaskDefinition {
   return {
     id: 'self-lookup',
     title: 'Self-lookup',
@@ -206,7 +179,7 @@ function selfLookupTask ({ dht, kad, node }: NetworkTaskContext): TaskDefinition
     intervalMs: TASK_INTERVALS.selfLookup,
     initialDelayMs: 2_000,
     async run (signal): Promise<TaskOutcome> {
-      const result = await dht.lookupClosestPeers(node.peerId.toMultihash().bytes, 'self', { signal })
+      const result = await dht.lookupClosestPeers(node.peerId.toMultihash().bytes, 'self', { signal, onProgress: trace() })
       return { summary: `${result.peers.length} closest peer(s); routing table ${kad.routingTable.size}` }
     }
   }
@@ -226,7 +199,7 @@ function routingTableRefreshTask ({ node, kad }: NetworkTaskContext): TaskDefini
   }
 }
 
-function republishTask ({ dht, authored }: NetworkTaskContext): TaskDefinition {
+function republishTask ({ dht, authored, trace }: NetworkTaskContext): TaskDefinition {
   return {
     id: 'republish',
     title: 'Republish',
@@ -239,7 +212,7 @@ function republishTask ({ dht, authored }: NetworkTaskContext): TaskDefinition {
       let ok = 0
       for (const record of due) {
         try {
-          const result = await dht.put(record.key, record.payload, { signal, lifetimeMs: record.lifetimeMs })
+          const result = await dht.put(record.key, record.payload, { signal, lifetimeMs: record.lifetimeMs, onProgress: trace() })
           authored.published({ key: record.key, payload: record.payload, lifetimeMs: record.lifetimeMs, sequence: result.sequence, publishedAt: Date.now(), expiresAt: result.expiresAt })
           ok++
         } catch (err) {

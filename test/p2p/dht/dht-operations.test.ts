@@ -8,12 +8,14 @@ import { QueryLog } from '../../../src/p2p/dht/query-trace.ts'
 import { createSignedRecord, validateRecord } from '../../../src/p2p/dht/records.ts'
 import { startDhtNetwork, stopDhtNetwork } from './dht-network.ts'
 import type { TestDhtNode } from './dht-network.ts'
+import type { GetResult } from '../../../src/p2p/dht/dht-operations.ts'
+import type { DhtProgressEvent } from '../../../src/p2p/dht/dht-progress.ts'
 
 const NODES = 10
 const K = 4
 
 function operationsFor (peer: TestDhtNode): DhtOperations {
-  return new DhtOperations(peer.node, peer.privateKey, new QueryLog())
+  return new DhtOperations(peer.node, peer.privateKey)
 }
 
 function signal (): AbortSignal {
@@ -66,7 +68,8 @@ describe('DhtOperations on a network of real kad-dht nodes', () => {
   it('stores on the peers its read-before-write reached, without a second lookup', async () => {
     const log = new QueryLog()
     const author = nodes[7]!
-    const put = await new DhtOperations(author.node, author.privateKey, log).put('/webkad/one-lookup', { type: 'text', text: 'once' }, { signal: signal() })
+    const put = await operationsFor(author).put('/webkad/one-lookup', { type: 'text', text: 'once' }, { signal: signal(), onProgress: log.progressHandler() })
+    // A query's end is published at once.
     const store = log.queries.getSnapshot().find(trace => trace.id === put.queryId)!
     const sends = store.events.filter(event => event.kind === 'send-query')
     // Only PUT_VALUE messages, one per closest peer: no FIND_NODE lookup of its own.
@@ -187,10 +190,36 @@ describe('DhtOperations on a network of real kad-dht nodes', () => {
     expect(await forgetful.storedValue(keyBytes)).toBeDefined()
   })
 
-  it('stops at the quorum', async () => {
-    await operationsFor(nodes[8]!).put('/webkad/quorum', { type: 'text', text: 'q' }, { signal: signal() })
-    const result = await operationsFor(nodes[9]!).get('/webkad/quorum', { signal: signal(), quorum: 1 })
-    expect(result.stoppedAtQuorum).toBe(true)
-    expect(result.holders.length).toBeGreaterThanOrEqual(1)
+  it('stops at the quorum of records heard from remote holders, not from its own copy', async () => {
+    const key = '/webkad/quorum'
+    const keyBytes = fromString(key)
+    await operationsFor(nodes[8]!).put(key, { type: 'text', text: 'q' }, { signal: signal() })
+    // The reader must hear the record from the network, not answer the quorum from its own copy.
+    const reader = nodes[9]!
+    const getWithoutOwnCopy = async (quorum: number): Promise<GetResult> => {
+      await reader.forget(keyBytes)
+      return await operationsFor(reader).get(key, { signal: signal(), quorum })
+    }
+    const whole = await getWithoutOwnCopy(0)
+    const early = await getWithoutOwnCopy(2)
+    expect(whole.stoppedAtQuorum).toBe(false)
+    expect(early.stoppedAtQuorum).toBe(true)
+    expect(early.holders.length).toBeGreaterThanOrEqual(2)
+    expect(early.holders).not.toContain(reader.node.peerId.toString())
+  })
+
+  it('reports each query as typed progress: start, kad-dht events under their own names, end', async () => {
+    const events: DhtProgressEvent[] = []
+    const result = await operationsFor(nodes[3]!).get('/webkad/greeting', { signal: signal(), onProgress: (event) => { events.push(event) } })
+    expect(events[0]).toMatchObject({ type: 'webkad:dht:query-start', detail: { queryId: result.queryId, operation: 'get', label: '/webkad/greeting' } })
+    expect(events.at(-1)).toMatchObject({ type: 'webkad:dht:query-end', detail: { queryId: result.queryId, status: 'done' } })
+    const middle = events.slice(1, -1)
+    expect(middle.some(event => event.type === 'kad-dht:query:send-query')).toBe(true)
+    expect(middle.some(event => event.type === 'kad-dht:query:peer-response')).toBe(true)
+    expect(middle.every(event => event.type.startsWith('kad-dht:query:'))).toBe(true)
+
+    const failures: DhtProgressEvent[] = []
+    await expect(operationsFor(nodes[3]!).get('/webkad/never-there', { signal: signal(), onProgress: (event) => { failures.push(event) } })).rejects.toMatchObject({ name: 'RecordNotFoundError' })
+    expect(failures.at(-1)).toMatchObject({ type: 'webkad:dht:query-end', detail: { status: 'failed' } })
   })
 })

@@ -4,7 +4,9 @@ import { EventTypes, MessageType } from '@libp2p/kad-dht'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { OperationAbortedError, OperationTimeoutError } from '../../../src/p2p/errors.ts'
+import { describeQueryFailure, kadProgressEvent, newQueryId } from '../../../src/p2p/dht/dht-progress.ts'
 import { QueryLog, convertEvent } from '../../../src/p2p/dht/query-trace.ts'
+import type { QueryOperation } from '../../../src/p2p/dht/dht-progress.ts'
 import type { QueryTrace, TraceEvent, TracePeer } from '../../../src/p2p/dht/query-trace.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { DisjointPath, QueryEvent } from '@libp2p/kad-dht'
@@ -175,6 +177,27 @@ describe('convertEvent', () => {
 })
 
 describe('QueryLog', () => {
+  /**
+   * Plays one DHT operation's progress into the log, as DhtOperations reports it: a query-start,
+   * kad-dht's events, and one query-end.
+   */
+  const begin = (log: QueryLog, operation: QueryOperation, label: string, targetKadId: Uint8Array, origin: 'user' | 'scheduler' = 'user'): {
+    id: string
+    record(event: QueryEvent): void
+    finish(summary: string): void
+    fail(error: unknown, signal?: AbortSignal): void
+  } => {
+    const queryId = newQueryId()
+    const emit = log.progressHandler()
+    const started = performance.now()
+    emit({ type: 'webkad:dht:query-start', detail: { queryId, operation, label, origin, targetKadId } })
+    return {
+      id: queryId,
+      record: (event) => { emit(kadProgressEvent(event)) },
+      finish: (summary) => { emit({ type: 'webkad:dht:query-end', detail: { queryId, status: 'done', summary, durationMs: performance.now() - started } }) },
+      fail: (error, signal) => { emit({ type: 'webkad:dht:query-end', detail: { queryId, ...describeQueryFailure(error, signal), durationMs: performance.now() - started } }) }
+    }
+  }
   beforeEach(() => { vi.useFakeTimers({ now: 1_000_000 }) })
   afterEach(() => { vi.useRealTimers() })
 
@@ -189,7 +212,7 @@ describe('QueryLog', () => {
 
   it('publishes a running query after the 50 ms coalescing window, not before', () => {
     const log = new QueryLog()
-    const recorder = log.begin('get', '/webkad/x', target)
+    const recorder = begin(log, 'get', '/webkad/x', target)
     expect(snapshot(log)).toEqual([])
     vi.advanceTimersByTime(49)
     expect(snapshot(log)).toEqual([])
@@ -210,8 +233,8 @@ describe('QueryLog', () => {
 
   it('records who started the query: the user by default, or the scheduler', () => {
     const log = new QueryLog()
-    log.begin('get', 'by-user', target).finish('done')
-    log.begin('closest-peers', 'by-scheduler', target, 'scheduler').finish('done')
+    begin(log, 'get', 'by-user', target).finish('done')
+    begin(log, 'closest-peers', 'by-scheduler', target, 'scheduler').finish('done')
     const byLabel = new Map(snapshot(log).map(query => [query.label, query]))
     expect(byLabel.get('by-user')?.origin).toBe('user')
     expect(byLabel.get('by-scheduler')?.origin).toBe('scheduler')
@@ -219,7 +242,7 @@ describe('QueryLog', () => {
 
   it('converts events with distances relative to the query target', () => {
     const log = new QueryLog()
-    const recorder = log.begin('find-peer', peer(7).toString(), target)
+    const recorder = begin(log, 'find-peer', peer(7).toString(), target)
     vi.advanceTimersByTime(10)
     recorder.record(sendQuery(peer(0), 0, MessageType.FIND_NODE))
     vi.advanceTimersByTime(5)
@@ -238,8 +261,8 @@ describe('QueryLog', () => {
   it('measures distances from its own target, not from another query', () => {
     const log = new QueryLog()
     const otherTarget = sha256(new TextEncoder().encode('another key'))
-    const first = log.begin('get', 'a', target)
-    const second = log.begin('get', 'b', otherTarget)
+    const first = begin(log, 'get', 'a', target)
+    const second = begin(log, 'get', 'b', otherTarget)
     first.record(addPeer(peer(0)))
     second.record(addPeer(peer(0)))
     first.finish('a done')
@@ -255,7 +278,7 @@ describe('QueryLog', () => {
 
   it('shows a peer whose Kademlia ID is the target at distance 0', () => {
     const log = new QueryLog()
-    const recorder = log.begin('find-peer', peer(0).toString(), sha256(peer(0).toMultihash().bytes))
+    const recorder = begin(log, 'find-peer', peer(0).toString(), sha256(peer(0).toMultihash().bytes))
     recorder.record(dialPeer(peer(0)))
     recorder.finish('done')
     const event = only(log).events[0]
@@ -265,7 +288,7 @@ describe('QueryLog', () => {
 
   it('counts one message per SEND_QUERY and nothing else', () => {
     const log = new QueryLog()
-    const recorder = log.begin('put', 'k', target)
+    const recorder = begin(log, 'put', 'k', target)
     recorder.record(sendQuery(peer(0)))
     recorder.record(sendQuery(peer(1), 1, MessageType.PUT_VALUE))
     recorder.record(peerResponse(peer(0), [peer(2)]))
@@ -281,7 +304,7 @@ describe('QueryLog', () => {
 
   it('lists final peers nearest first, once each, whatever order they arrive in', () => {
     const log = new QueryLog()
-    const recorder = log.begin('closest-peers', 'k', target)
+    const recorder = begin(log, 'closest-peers', 'k', target)
     const candidates = [peer(0), peer(1), peer(2), peer(3), peer(4), peer(5)]
     const expected = [...candidates].sort((a, b) => {
       const difference = distanceOf(a, target) - distanceOf(b, target)
@@ -304,7 +327,7 @@ describe('QueryLog', () => {
 
   it('finish: status done, duration, summary, published at once', () => {
     const log = new QueryLog()
-    const recorder = log.begin('get', 'k', target)
+    const recorder = begin(log, 'get', 'k', target)
     vi.advanceTimersByTime(120)
     const listener = vi.fn()
     log.queries.subscribe(listener)
@@ -315,7 +338,7 @@ describe('QueryLog', () => {
 
   it('fail: OperationAbortedError → cancelled', () => {
     const log = new QueryLog()
-    const recorder = log.begin('get', 'k', target)
+    const recorder = begin(log, 'get', 'k', target)
     vi.advanceTimersByTime(7)
     recorder.fail(new OperationAbortedError('Get was cancelled'))
     expect(only(log)).toMatchObject({ status: 'cancelled', durationMs: 7, summary: 'cancelled' })
@@ -325,22 +348,22 @@ describe('QueryLog', () => {
     const log = new QueryLog()
     const controller = new AbortController()
     controller.abort()
-    log.begin('get', 'k', target).fail(new Error('stream reset'), controller.signal)
+    begin(log, 'get', 'k', target).fail(new Error('stream reset'), controller.signal)
     expect(only(log)).toMatchObject({ status: 'cancelled', summary: 'cancelled' })
   })
 
   it('fail with the operation\'s signal: its deadline passed → failed, "timed out"', () => {
     const log = new QueryLog()
     const signal = AbortSignal.abort(new DOMException('deadline', 'TimeoutError'))
-    log.begin('get', 'k', target).fail(new Error('aborted'), signal)
+    begin(log, 'get', 'k', target).fail(new Error('aborted'), signal)
     expect(only(log)).toMatchObject({ status: 'failed', summary: 'timed out' })
   })
 
   it('fail with a signal that was not aborted → judged by the error alone', () => {
     const log = new QueryLog()
     const signal = new AbortController().signal
-    log.begin('get', 'plain', target).fail(new Error('no peers'), signal)
-    log.begin('get', 'aborted-error', target).fail(new OperationAbortedError('x'), signal)
+    begin(log, 'get', 'plain', target).fail(new Error('no peers'), signal)
+    begin(log, 'get', 'aborted-error', target).fail(new OperationAbortedError('x'), signal)
     const byLabel = new Map(snapshot(log).map(query => [query.label, query]))
     expect(byLabel.get('plain')).toMatchObject({ status: 'failed', summary: 'no peers' })
     expect(byLabel.get('aborted-error')).toMatchObject({ status: 'cancelled' })
@@ -348,11 +371,11 @@ describe('QueryLog', () => {
 
   it('fail: any other error → failed with its message', () => {
     const log = new QueryLog()
-    log.begin('get', 'timeout', target).fail(new OperationTimeoutError('too slow'))
-    log.begin('get', 'plain', target).fail(new Error('stream reset'))
-    log.begin('get', 'string', target).fail('not an error object')
+    begin(log, 'get', 'timeout', target).fail(new OperationTimeoutError('too slow'))
+    begin(log, 'get', 'plain', target).fail(new Error('stream reset'))
+    begin(log, 'get', 'string', target).fail('not an error object')
     // An AbortError from a library is not the user's cancellation.
-    log.begin('get', 'abort', target).fail(new DOMException('aborted', 'AbortError'))
+    begin(log, 'get', 'abort', target).fail(new DOMException('aborted', 'AbortError'))
     const byLabel = new Map(snapshot(log).map(query => [query.label, query]))
     expect(byLabel.get('timeout')).toMatchObject({ status: 'failed', summary: 'too slow' })
     expect(byLabel.get('plain')).toMatchObject({ status: 'failed', summary: 'stream reset' })
@@ -362,7 +385,7 @@ describe('QueryLog', () => {
 
   it('ignores events and outcomes after the query has ended', () => {
     const log = new QueryLog()
-    const recorder = log.begin('get', 'k', target)
+    const recorder = begin(log, 'get', 'k', target)
     recorder.record(sendQuery(peer(0)))
     recorder.finish('first outcome')
     recorder.record(sendQuery(peer(1)))
@@ -372,7 +395,7 @@ describe('QueryLog', () => {
     expect(only(log)).toMatchObject({ status: 'done', summary: 'first outcome', messagesSent: 1 })
     expect(only(log).events).toHaveLength(1)
 
-    const failed = log.begin('get', 'f', target)
+    const failed = begin(log, 'get', 'f', target)
     failed.fail(new Error('first'))
     failed.finish('too late')
     expect(snapshot(log).find(query => query.id === failed.id)).toMatchObject({ status: 'failed', summary: 'first' })
@@ -380,7 +403,7 @@ describe('QueryLog', () => {
 
   it('drops kad-dht event kinds it does not know without counting them', () => {
     const log = new QueryLog()
-    const recorder = log.begin('get', 'k', target)
+    const recorder = begin(log, 'get', 'k', target)
     recorder.record({ name: 'SOMETHING_NEW', type: 99, path: pathOf(0) } as unknown as QueryEvent)
     recorder.finish('done')
     expect(only(log).events).toEqual([])
@@ -390,7 +413,7 @@ describe('QueryLog', () => {
     const log = new QueryLog()
     const listener = vi.fn()
     log.queries.subscribe(listener)
-    const recorder = log.begin('get', 'k', target)
+    const recorder = begin(log, 'get', 'k', target)
     for (let index = 0; index < 100; index++) recorder.record(sendQuery(peer(index % peers.length)))
     expect(listener).not.toHaveBeenCalled()
     vi.advanceTimersByTime(50)
@@ -410,9 +433,9 @@ describe('QueryLog', () => {
     const log = new QueryLog()
     const listener = vi.fn()
     log.queries.subscribe(listener)
-    const a = log.begin('get', 'a', target)
+    const a = begin(log, 'get', 'a', target)
     vi.advanceTimersByTime(1)
-    const b = log.begin('put', 'b', target)
+    const b = begin(log, 'put', 'b', target)
     a.record(sendQuery(peer(0)))
     b.record(sendQuery(peer(1)))
     b.record(sendQuery(peer(2)))
@@ -423,7 +446,7 @@ describe('QueryLog', () => {
 
   it('caps the events of one query at 2000', () => {
     const log = new QueryLog()
-    const recorder = log.begin('closest-peers', 'k', target)
+    const recorder = begin(log, 'closest-peers', 'k', target)
     for (let index = 0; index < 2100; index++) recorder.record(addPeer(peer(index % peers.length)))
     recorder.finish('done')
     expect(only(log).events).toHaveLength(2000)
@@ -434,7 +457,7 @@ describe('QueryLog', () => {
     const log = new QueryLog()
     const ids: string[] = []
     for (let index = 0; index < 25; index++) {
-      ids.push(log.begin('get', `key-${index}`, target).id)
+      ids.push(begin(log, 'get', `key-${index}`, target).id)
       vi.advanceTimersByTime(1)
     }
     vi.advanceTimersByTime(50)
@@ -448,17 +471,17 @@ describe('QueryLog', () => {
   it('keeps newest first even when queries start in the same millisecond', () => {
     // A Put runs its read-before-write Get and then its own query: often within one millisecond.
     const log = new QueryLog()
-    for (let index = 1; index <= 12; index++) log.begin('get', `key-${index}`, target)
+    for (let index = 1; index <= 12; index++) begin(log, 'get', `key-${index}`, target)
     vi.advanceTimersByTime(50)
     expect(snapshot(log).map(query => query.label)).toEqual(Array.from({ length: 12 }, (_, index) => `key-${12 - index}`))
   })
 
   it('drops the oldest query when the 21st arrives, and an update does not resurrect order', () => {
     const log = new QueryLog()
-    const first = log.begin('get', 'first', target)
+    const first = begin(log, 'get', 'first', target)
     vi.advanceTimersByTime(1)
     for (let index = 0; index < 19; index++) {
-      log.begin('get', `q${index}`, target)
+      begin(log, 'get', `q${index}`, target)
       vi.advanceTimersByTime(1)
     }
     vi.advanceTimersByTime(50)
@@ -468,7 +491,7 @@ describe('QueryLog', () => {
     first.record(sendQuery(peer(0)))
     vi.advanceTimersByTime(50)
     expect(snapshot(log).at(-1)).toMatchObject({ id: first.id, messagesSent: 1 })
-    log.begin('get', 'newest', target)
+    begin(log, 'get', 'newest', target)
     vi.advanceTimersByTime(50)
     expect(snapshot(log)).toHaveLength(20)
     expect(snapshot(log)[0]?.label).toBe('newest')
@@ -477,7 +500,7 @@ describe('QueryLog', () => {
 
   it('clear() empties the log', () => {
     const log = new QueryLog()
-    log.begin('get', 'a', target).finish('done')
+    begin(log, 'get', 'a', target).finish('done')
     expect(snapshot(log)).toHaveLength(1)
     log.clear()
     expect(snapshot(log)).toEqual([])
@@ -485,13 +508,13 @@ describe('QueryLog', () => {
 
   it('gives every query a distinct id', () => {
     const log = new QueryLog()
-    const ids = Array.from({ length: 50 }, () => log.begin('get', 'k', target).id)
+    const ids = Array.from({ length: 50 }, () => begin(log, 'get', 'k', target).id)
     expect(new Set(ids).size).toBe(50)
   })
 
   it('publishes immutable snapshots: a later event does not change an earlier snapshot', () => {
     const log = new QueryLog()
-    const recorder = log.begin('get', 'k', target)
+    const recorder = begin(log, 'get', 'k', target)
     recorder.record(sendQuery(peer(0)))
     vi.advanceTimersByTime(50)
     const before = snapshot(log)

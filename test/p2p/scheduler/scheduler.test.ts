@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { Backoff } from '../../../src/p2p/scheduler/backoff.ts'
+import { Backoff } from '../../../src/p2p/backoff.ts'
 import { Scheduler } from '../../../src/p2p/scheduler/scheduler.ts'
 import type { TaskOutcome } from '../../../src/p2p/scheduler/scheduler.ts'
 

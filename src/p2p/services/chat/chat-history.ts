@@ -1,6 +1,6 @@
 import { Key } from 'interface-datastore'
 import { fromString, toString } from 'uint8arrays'
-import { createStore } from '../../stores/store.ts'
+import { createCoalescedStore } from '../../stores/store.ts'
 import type { ReadableStore } from '../../stores/store.ts'
 import type { Datastore } from 'interface-datastore'
 
@@ -61,8 +61,8 @@ export class ChatHistory {
   private readonly metas = new Map<string, ConversationMeta>()
   private readonly messages = new Map<string, ChatMessage[]>()
   private readonly paths = new Map<string, ChatPath>()
-  private readonly store = createStore<readonly Conversation[]>([])
-  private flushTimer?: ReturnType<typeof setTimeout>
+  // Built from the maps above (declared first): a burst of 1000 messages causes a handful of renders.
+  private readonly store = createCoalescedStore<readonly Conversation[]>(() => this.snapshot(), 30)
 
   constructor (datastore: Datastore) {
     this.datastore = datastore
@@ -86,7 +86,7 @@ export class ChatHistory {
         // A corrupt entry is skipped rather than taking the whole history down.
       }
     }
-    this.publish(true)
+    this.store.flush()
   }
 
   /** Creates and stores the next outgoing message for `peer` (state "sending"). */
@@ -100,7 +100,7 @@ export class ChatHistory {
     batch.put(messageKey(peer, 'out', message.sequence, id), encode(message))
     await batch.commit()
     this.list(peer).push(message)
-    this.publish()
+    this.store.invalidate()
     return message
   }
 
@@ -122,7 +122,7 @@ export class ChatHistory {
     batch.put(metaKey(peer), encode(meta))
     for (const pruned of this.prune(peer, stored)) batch.delete(messageKey(peer, pruned.direction, pruned.sequence, pruned.id))
     await batch.commit()
-    this.publish()
+    this.store.invalidate()
     return true
   }
 
@@ -143,7 +143,7 @@ export class ChatHistory {
     message.state = 'delivered'
     message.lastError = undefined
     await this.datastore.put(messageKey(peer, 'out', sequence, id), encode(message))
-    this.publish()
+    this.store.invalidate()
   }
 
   /** Marks pending messages as waiting for a retry (kept in memory: the outbox is the source of truth). */
@@ -153,20 +153,20 @@ export class ChatHistory {
       message.attempts = (message.attempts ?? 0) + 1
       message.lastError = error
     }
-    this.publish()
+    this.store.invalidate()
   }
 
   setPath (peer: string, path: ChatPath): void {
     if (this.paths.get(peer) === path) return
     this.paths.set(peer, path)
-    this.publish()
+    this.store.invalidate()
   }
 
   async markRead (peer: string): Promise<void> {
     const meta = this.meta(peer)
     meta.lastReadAt = Date.now()
     await this.datastore.put(metaKey(peer), encode(meta))
-    this.publish()
+    this.store.invalidate()
   }
 
   async setNickname (peer: string, nickname: string): Promise<void> {
@@ -174,14 +174,14 @@ export class ChatHistory {
     // Cut by code points: slicing UTF-16 units could split an emoji into a lone surrogate.
     meta.nickname = nickname.trim() === '' ? undefined : Array.from(nickname.trim()).slice(0, 40).join('')
     await this.datastore.put(metaKey(peer), encode(meta))
-    this.publish()
+    this.store.invalidate()
   }
 
   /** Makes sure a conversation exists (to open an empty chat with a peer). */
   open (peer: string): void {
     this.meta(peer)
     this.list(peer)
-    this.publish()
+    this.store.invalidate()
   }
 
   private meta (peer: string): ConversationMeta {
@@ -212,20 +212,6 @@ export class ChatHistory {
       removed.push(...list.splice(index, 1))
     }
     return removed
-  }
-
-  /** Coalesces snapshot rebuilds: a burst of 1000 messages causes a handful of renders. */
-  private publish (now = false): void {
-    if (now) {
-      if (this.flushTimer != null) clearTimeout(this.flushTimer)
-      this.flushTimer = undefined
-      this.store.set(this.snapshot())
-      return
-    }
-    this.flushTimer ??= setTimeout(() => {
-      this.flushTimer = undefined
-      this.store.set(this.snapshot())
-    }, 30)
   }
 
   private snapshot (): Conversation[] {

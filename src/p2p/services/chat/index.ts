@@ -2,6 +2,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { MemoryDatastore } from 'datastore-core'
 import { fromString, toString } from 'uint8arrays'
+import { backoffDelay } from '../../backoff.ts'
 import { ChatProtocolError } from '../../errors.ts'
 import { classifyTransport } from '../../network/connections.ts'
 import { preferredConnection } from '../../network/duplicate-connections.ts'
@@ -184,7 +185,7 @@ class WebkadChat implements ChatService, Startable {
         if (!this.running) return
         const attempt = (this.retryAttempts.get(peer) ?? 0) + 1
         this.retryAttempts.set(peer, attempt)
-        const wait = Math.min(this.options.maxRetryDelayMs, this.options.initialRetryDelayMs * 2 ** (attempt - 1))
+        const wait = backoffDelay(attempt, this.options.initialRetryDelayMs, this.options.maxRetryDelayMs)
         this.log('delivery to %s failed (attempt %d), retrying in %d ms - %e', peer, attempt, wait, err)
         this.history.markRetrying(peer, `${describeFailure(err)} — retrying in ${Math.round(wait / 1000)} s`)
         this.retryTimers.set(peer, setTimeout(() => {

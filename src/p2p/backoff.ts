@@ -1,5 +1,11 @@
+/** The wait before retry number `attempt` (1, 2, …): initial, 2×, 4×, … capped at `maxMs`. */
+export function backoffDelay (attempt: number, initialMs: number, maxMs: number): number {
+  if (attempt <= 0) return 0
+  return Math.min(maxMs, initialMs * 2 ** (attempt - 1))
+}
+
 /**
- * Capped exponential backoff: initial, 2×, 4×, … up to `maxMs`. Deterministic (no jitter) so the
+ * Capped exponential backoff that counts its own failures. Deterministic (no jitter) so the
  * UI can show the next attempt and tests can assert on it.
  */
 export class Backoff {
@@ -20,8 +26,7 @@ export class Backoff {
 
   /** The delay the next failure would return right now (0 when nothing has failed). */
   currentDelay (): number {
-    if (this.failures === 0) return 0
-    return Math.min(this.maxMs, this.initialMs * 2 ** (this.failures - 1))
+    return backoffDelay(this.failures, this.initialMs, this.maxMs)
   }
 
   reset (): void {

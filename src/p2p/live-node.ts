@@ -1,0 +1,58 @@
+import { MemoryDatastore } from 'datastore-core'
+import { DhtOperations } from './dht/dht-operations.ts'
+import { kadInternals } from './dht/kad-internals.ts'
+import { guardRecords } from './dht/record-guard.ts'
+import { watchRoutingTable } from './dht/routing-table-view.ts'
+import { watchConnections } from './network/connections.ts'
+import { closeDuplicateWebRTCConnections } from './network/duplicate-connections.ts'
+import { createWebkadNode } from './node.ts'
+import type { KadInternals } from './dht/kad-internals.ts'
+import type { RoutingTableSnapshot } from './dht/routing-table-view.ts'
+import type { ConnectionSummary } from './network/connections.ts'
+import type { WebkadNode, WebkadNodeInit } from './node.ts'
+import type { ReadableStore } from './stores/store.ts'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+
+/** A tab's running node with the DHT operations on it and the live views the UI shows. */
+export interface LiveNode {
+  node: WebkadNode
+  dht: DhtOperations
+  kad: KadInternals
+  /** The node's own datastore (peer store, the records it holds for others). */
+  datastore: Datastore
+  connections: ReadableStore<readonly ConnectionSummary[]>
+  routingTable: ReadableStore<RoutingTableSnapshot>
+  /** Detaches the views and stops the node. */
+  stop(): Promise<void>
+}
+
+export type LiveNodeInit = Pick<WebkadNodeInit, 'bootnodes' | 'iceServers' | 'webrtc' | 'chatDatastore'> & { privateKey: PrivateKey }
+
+/** Starts a tab's node (records guarded, in memory) and the views that follow it. */
+export async function startLiveNode (init: LiveNodeInit): Promise<LiveNode> {
+  const datastore = guardRecords(new MemoryDatastore())
+  const node = await createWebkadNode({ ...init, datastore })
+  const kad = kadInternals(node.services.dht)
+  const routingTable = watchRoutingTable(node, kad)
+  const connections = watchConnections(node)
+  const stopDeduplicating = closeDuplicateWebRTCConnections(node)
+  // A closed tab must leave the k-buckets at once, not after kad-dht's next failed ping.
+  const forgetDisconnected = (event: CustomEvent<PeerId>): void => { kad.routingTable.remove(event.detail).catch(() => {}) }
+  node.addEventListener('peer:disconnect', forgetDisconnected)
+  return {
+    node,
+    dht: new DhtOperations(node, init.privateKey),
+    kad,
+    datastore,
+    connections: connections.store,
+    routingTable: routingTable.store,
+    async stop () {
+      node.removeEventListener('peer:disconnect', forgetDisconnected)
+      stopDeduplicating()
+      connections.stop()
+      routingTable.stop()
+      await node.stop()
+    }
+  }
+}

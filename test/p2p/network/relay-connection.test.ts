@@ -1,0 +1,92 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { startRelay } from '../../../relay/relay-node.ts'
+import { RelayConnection, waitForReservation } from '../../../src/p2p/network/relay-connection.ts'
+import { createWebkadNode } from '../../../src/p2p/node.ts'
+import { tempDirs, testRelayConfig } from '../../relay/helpers.ts'
+import type { Relay } from '../../../relay/relay-node.ts'
+import type { WebkadNode } from '../../../src/p2p/node.ts'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+const dirs = tempDirs()
+const relays: Relay[] = []
+const nodes: WebkadNode[] = []
+
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map(async node => { await node.stop() }))
+  await Promise.all(relays.splice(0).map(async relay => { await relay.stop() }))
+  await dirs.cleanup()
+})
+
+async function relayIn (dataDir: string, wsPort = 0): Promise<{ relay: Relay, address: Multiaddr }> {
+  const relay = await startRelay({ ...testRelayConfig(dataDir), wsPort })
+  relays.push(relay)
+  return { relay, address: relay.node.getMultiaddrs()[0]! }
+}
+
+async function tabNode (bootnode: Multiaddr): Promise<WebkadNode> {
+  const node = await createWebkadNode({ webrtc: false, bootnodes: [bootnode], connectionMonitor: false })
+  nodes.push(node)
+  return node
+}
+
+/** The same relay address on port 1, where nothing listens. */
+function closedPortOf (address: Multiaddr): Multiaddr {
+  return multiaddr(address.toString().replace(/\/tcp\/\d+\//, '/tcp/1/'))
+}
+
+function connectionFor (node: WebkadNode): RelayConnection {
+  return new RelayConnection({ peerId: node.peerId, identitySource: 'new' })
+}
+
+describe('RelayConnection', () => {
+  it('dials the first reachable bootnode, skipping dead ones, and is online once reserved', async () => {
+    const { relay, address } = await relayIn(await dirs.make())
+    const node = await tabNode(address)
+    const connection = connectionFor(node)
+    connection.begin([closedPortOf(address), address])
+    expect(connection.state.getSnapshot().status).toBe('connecting')
+    await connection.connect(node)
+    expect(connection.state.getSnapshot()).toMatchObject({ status: 'online', relayPeerId: relay.node.peerId.toString() })
+    expect(await connection.ensureReserved(AbortSignal.timeout(5_000))).toEqual({ reserved: true, relayPeerId: relay.node.peerId.toString(), redialed: false })
+    connection.detach()
+    expect(connection.state.getSnapshot()).toMatchObject({ status: 'offline', listenAddrs: [] })
+  })
+
+  it('names every unreachable bootnode', async () => {
+    const { address } = await relayIn(await dirs.make())
+    const node = await tabNode(address)
+    const connection = connectionFor(node)
+    connection.begin([closedPortOf(address)])
+    await expect(connection.connect(node)).rejects.toMatchObject({ name: 'BootnodeUnreachableError', message: expect.stringContaining('/tcp/1/') })
+  })
+
+  it('after the relay restarts on its port and key, ensureReserved marks it lost, redials and is online again', async () => {
+    const dataDir = await dirs.make()
+    const first = await relayIn(dataDir)
+    const port = Number(/\/tcp\/(\d+)\//.exec(first.address.toString())?.[1])
+    const node = await tabNode(first.address)
+    const connection = connectionFor(node)
+    connection.begin([first.address])
+    await connection.connect(node)
+    await first.relay.stop()
+    relays.splice(relays.indexOf(first.relay), 1)
+    expect(await connection.ensureReserved(AbortSignal.timeout(5_000))).toEqual({ reserved: false })
+    expect(connection.state.getSnapshot().status).toBe('relay-lost')
+
+    const second = await relayIn(dataDir, port)
+    expect(second.relay.node.peerId.equals(first.relay.node.peerId)).toBe(true)
+    const check = await connection.ensureReserved(AbortSignal.timeout(15_000))
+    expect(check).toEqual({ reserved: true, relayPeerId: second.relay.node.peerId.toString(), redialed: true })
+    expect(connection.state.getSnapshot().status).toBe('online')
+  })
+
+  it('waitForReservation rejects with the signal\'s reason when it aborts first', async () => {
+    const { address } = await relayIn(await dirs.make())
+    const node = await tabNode(address)
+    const controller = new AbortController()
+    const waiting = waitForReservation(node, controller.signal)
+    controller.abort(new Error('gave up'))
+    await expect(waiting).rejects.toThrow('gave up')
+  })
+})

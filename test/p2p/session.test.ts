@@ -7,8 +7,8 @@ import type { Relay } from '../../relay/relay-node.ts'
 import type { NodeStatus } from '../../src/p2p/session.ts'
 
 /**
- * WebkadSession in Node against a real in-process relay: the facade the UI drives, with WebRTC
- * off (Node tabs talk over the relay's DHT; the browser specs cover WebRTC).
+ * WebkadSession in Node against a real in-process relay: the facade the UI drives. WebRTC is
+ * off except where a test needs it (node-datachannel gives Node a real RTCPeerConnection).
  */
 const dirs = tempDirs()
 let relay: Relay
@@ -41,8 +41,8 @@ function memoryStorage (): Storage {
   }
 }
 
-async function newSession (options: { scheduler?: boolean, storage?: Storage } = {}): Promise<WebkadSession> {
-  const session = new WebkadSession({ privateKey: await generateKeyPair('Ed25519'), identitySource: 'new', webrtc: false, scheduler: options.scheduler ?? false, storage: options.storage })
+async function newSession (options: { scheduler?: boolean, storage?: Storage, webrtc?: boolean } = {}): Promise<WebkadSession> {
+  const session = new WebkadSession({ privateKey: await generateKeyPair('Ed25519'), identitySource: 'new', webrtc: options.webrtc ?? false, iceServers: [], scheduler: options.scheduler ?? false, storage: options.storage })
   sessions.push(session)
   return session
 }
@@ -148,4 +148,16 @@ describe('WebkadSession', () => {
     // The relay itself: it has a WebSocket address but no circuit or WebRTC address to signal through.
     await expect(session.dialDirect(relay.node.peerId.toString())).rejects.toMatchObject({ name: 'DirectDialFailedError' })
   })
+
+  it('opens a direct WebRTC connection signalled through the relay, then reuses it', async () => {
+    const [a, b] = [await newSession({ webrtc: true }), await newSession({ webrtc: true })]
+    await Promise.all([a.connect(bootnode), b.connect(bootnode)])
+    const opened = await a.dialDirect(b.peerId.toString())
+    expect(opened).toMatchObject({ peerId: b.peerId.toString(), reused: false })
+    expect(opened.attempts).toBeGreaterThanOrEqual(1)
+    expect(opened.remoteAddr).toMatch(/\/p2p-circuit\/webrtc\//)
+    expect(a.connections.getSnapshot().some(row => row.remotePeer === b.peerId.toString() && row.transport === 'webrtc')).toBe(true)
+    expect(await a.dialDirect(b.peerId.toString())).toMatchObject({ reused: true, attempts: 0 })
+    expect((await a.ping(b.peerId.toString())).rttMs).toBeGreaterThanOrEqual(0)
+  }, 60_000)
 })

@@ -4,20 +4,24 @@ import { lpStream } from '@libp2p/utils'
 import { MemoryDatastore } from 'datastore-core'
 import { Key } from 'interface-datastore'
 import { concat, fromString, toString } from 'uint8arrays'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { varint } from '../helpers/varint.ts'
+import { settled } from '../helpers/settled.ts'
+import { streamEnd } from '../helpers/streams.ts'
+import { within } from '../helpers/wait.ts'
 import { CHAT_PROTOCOL, MAX_CHAT_TEXT_BYTES } from '../../src/p2p/services/chat/index.ts'
 import { MAX_MESSAGES_PER_CONVERSATION } from '../../src/p2p/services/chat/chat-history.ts'
 import { decodeChatFrame, encodeChatFrame } from '../../src/p2p/services/chat/chat-codec.ts'
-import { startChatNode, waitFor } from '../p2p/services/chat/chat-nodes.ts'
+import { startChatNode } from '../p2p/services/chat/chat-nodes.ts'
 import type { ChatNode } from '../p2p/services/chat/chat-nodes.ts'
-import type { ChatServiceInit } from '../../src/p2p/services/chat/index.ts'
+import type { ChatServiceInit, Conversation } from '../../src/p2p/services/chat/index.ts'
 import type { Stream } from '@libp2p/interface'
 
 /**
- * Hostile peers against the chat service of real in-process libp2p nodes (memory transport,
- * noise, yamux). Mallory is a real node whose code writes raw frames on /webkad/chat/1.0.0:
- * length-prefix bombs, malformed protobuf, too many streams, and floods.
+ * Hostile peers against the chat service of real in-process webkad nodes (createWebkadNode on
+ * the memory transport). Mallory is a webkad node whose code writes raw frames on
+ * /webkad/chat/1.0.0: length-prefix bombs, malformed protobuf, too many streams, floods, and
+ * frames that claim another sender's message.
  */
 
 const nodes: ChatNode[] = []
@@ -34,16 +38,6 @@ async function start (init: ChatServiceInit & { datastore?: MemoryDatastore } = 
 
 const signal = (ms = 10_000): AbortSignal => AbortSignal.timeout(ms)
 
-/** Resolves with the stream's final status once it is no longer open (or 'open' after `ms`). */
-async function settled (stream: Stream, ms = 5000): Promise<string> {
-  if (stream.status !== 'open') return stream.status
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms)
-    stream.addEventListener('close', () => { clearTimeout(timer); resolve() }, { once: true })
-  })
-  return stream.status
-}
-
 function id (seed: number): Uint8Array {
   const bytes = new Uint8Array(16)
   new DataView(bytes.buffer).setUint32(12, seed)
@@ -55,9 +49,22 @@ function message (sequence: number, text = `flood ${sequence}`): Uint8Array {
   return encodeChatFrame({ kind: 'message', id: id(sequence), sequence: BigInt(sequence), sentAt: Date.now(), text })
 }
 
+function conversationWith (node: ChatNode, peer: ChatNode): Conversation | undefined {
+  return node.services.chat.conversations.getSnapshot().find(entry => entry.peer === peer.peerId.toString())
+}
+
 function incoming (node: ChatNode, from: ChatNode): number {
-  const conversation = node.services.chat.conversations.getSnapshot().find(entry => entry.peer === from.peerId.toString())
-  return conversation?.messages.filter(entry => entry.direction === 'in').length ?? 0
+  return conversationWith(node, from)?.messages.filter(entry => entry.direction === 'in').length ?? 0
+}
+
+function incomingTexts (node: ChatNode, from: ChatNode): string[] {
+  return (conversationWith(node, from)?.messages ?? []).filter(entry => entry.direction === 'in').map(entry => entry.text)
+}
+
+/** Inbound chat streams `node` has open from `peer`, over all their connections. */
+function inboundChatStreams (node: ChatNode, peer: ChatNode): number {
+  return node.getConnections(peer.peerId).flatMap(connection => connection.streams)
+    .filter(stream => stream.protocol === CHAT_PROTOCOL && stream.direction === 'inbound').length
 }
 
 function connected (a: ChatNode, b: ChatNode): boolean {
@@ -101,7 +108,7 @@ describe('a hostile chat peer', () => {
     for (const attack of attacks) {
       const stream = await mallory.dialProtocol(honest.peerId, CHAT_PROTOCOL, { signal: signal() })
       stream.send(attack.bytes)
-      expect(await settled(stream), attack.name).toBe('reset')
+      expect(await streamEnd(stream), attack.name).toBe('reset')
       expect(connected(mallory, honest), `${attack.name}: the connection stays`).toBe(true)
     }
     expect(incoming(honest, mallory)).toBe(0)
@@ -109,7 +116,9 @@ describe('a hostile chat peer', () => {
     // The honest path is untouched, and so is mallory's own next well-formed stream.
     await bob.services.chat.send(honest.peerId, 'hello from bob')
     await mallory.services.chat.send(honest.peerId, 'mallory behaving')
-    await waitFor(() => incoming(honest, bob) === 1 && incoming(honest, mallory) === 1, 10_000, 'both messages')
+    await vi.waitFor(() => {
+      expect({ bob: incomingTexts(honest, bob), mallory: incomingTexts(honest, mallory) }).toEqual({ bob: ['hello from bob'], mallory: ['mallory behaving'] })
+    }, within(10_000))
   })
 
   it('has inbound streams beyond maxInboundStreams refused, per connection, without a crash', async () => {
@@ -129,34 +138,39 @@ describe('a hostile chat peer', () => {
       expect(decodeChatFrame(await lp.read({ signal: signal() })).kind).toBe('ack')
       held.push(stream)
     }
-    // Every stream past the limit is refused: reset before any acknowledgement.
-    let refused = 0
+    expect(inboundChatStreams(honest, mallory)).toBe(limit)
+    // Every stream past the limit is refused the same way: libp2p negotiates the protocol, then
+    // resets the stream (TooManyInboundProtocolStreamsError) before the chat handler sees it, so
+    // its message gets no ack, and the honest node never holds more than `limit` of her streams.
+    const outcomes: string[] = []
     for (let index = 0; index < 6; index++) {
-      let stream: Stream
-      try {
-        stream = await mallory.dialProtocol(honest.peerId, CHAT_PROTOCOL, { signal: signal() })
-      } catch {
-        refused++
+      const opened = await settled(mallory.dialProtocol(honest.peerId, CHAT_PROTOCOL, { signal: signal() }))
+      if (opened.status === 'rejected') {
+        outcomes.push(`not opened: ${(opened.reason as Error).name}`)
         continue
       }
+      const stream = opened.value
       const lp = lpStream(stream)
-      const ack = await lp.write(message(100 + index)).then(async () => await lp.read({ signal: signal(3000) })).then(() => true, () => false)
-      expect(ack, `extra stream ${index} must not be served`).toBe(false)
-      expect(await settled(stream)).toBe('reset')
-      refused++
+      const reply = await settled((async () => {
+        await lp.write(message(100 + index))
+        return decodeChatFrame(await lp.read({ signal: signal(3000) })).kind
+      })())
+      outcomes.push(reply.status === 'fulfilled' ? `served (${reply.value})` : `${await streamEnd(stream)} without a reply`)
+      expect(inboundChatStreams(honest, mallory), `after extra stream ${index}`).toBe(limit)
     }
-    expect(refused).toBe(6)
-    await waitFor(() => incoming(honest, mallory) === limit, 5000, 'the held streams\' messages')
+    expect(outcomes).toEqual(Array<string>(6).fill('reset without a reply'))
+    // Only the held streams' messages are stored (an extra one would have been acked first).
+    await vi.waitFor(() => { expect(incoming(honest, mallory), 'mallory\'s messages stored').toBe(limit) }, within(5000))
     expect(honest.status).toBe('started')
     expect(connected(mallory, honest)).toBe(true)
 
     // The limit is per connection: bob is served while mallory holds all of hers.
     await bob.services.chat.send(honest.peerId, 'not blocked by mallory')
-    await waitFor(() => incoming(honest, bob) === 1, 10_000, 'bob\'s message')
+    await vi.waitFor(() => { expect(incomingTexts(honest, bob)).toEqual(['not blocked by mallory']) }, within(10_000))
 
     // Once mallory lets go, she gets a slot again.
     await Promise.all(held.map(async stream => { await stream.close({ signal: signal() }) }))
-    await waitFor(() => honest.getConnections(mallory.peerId).every(connection => connection.streams.filter(stream => stream.protocol === CHAT_PROTOCOL).length === 0), 5000, 'the held streams to close')
+    await vi.waitFor(() => { expect(inboundChatStreams(honest, mallory), 'mallory\'s chat streams on the honest node').toBe(0) }, within(5000))
     const again = lpStream(await mallory.dialProtocol(honest.peerId, CHAT_PROTOCOL, { signal: signal() }))
     await again.write(message(limit + 1))
     expect(decodeChatFrame(await again.read({ signal: signal() })).kind).toBe('ack')
@@ -186,9 +200,9 @@ describe('a hostile chat peer', () => {
     const samples: Array<{ at: number, stored: number }> = []
     let malloryStoredWhenBobArrived: number | undefined
     const bobSends = (async () => {
-      await waitFor(() => incoming(honest, mallory) > burst, 10_000, 'the flood to pass the burst')
+      await vi.waitFor(() => { expect(incoming(honest, mallory), 'mallory\'s stored flood').toBeGreaterThan(burst) }, within(10_000))
       await bob.services.chat.send(honest.peerId, 'still served')
-      await waitFor(() => incoming(honest, bob) === 1, 10_000, 'bob\'s message during the flood')
+      await vi.waitFor(() => { expect(incomingTexts(honest, bob), 'bob during the flood').toEqual(['still served']) }, within(10_000))
       malloryStoredWhenBobArrived = incoming(honest, mallory)
     })()
     while (incoming(honest, mallory) < total && performance.now() - started < 20_000) {
@@ -230,7 +244,7 @@ describe('a hostile chat peer', () => {
     // Rate limiting is not what this test is about: let the flood in at full speed.
     const honest = await start({ datastore, messagesPerSecond: 1_000_000, burst: 1_000_000, idleTimeoutMs: 30_000 })
     await mallory.dial(honest.getMultiaddrs()[0]!)
-    await waitFor(() => incoming(honest, mallory) === prefilled, 5000, 'the stored conversation to load')
+    await vi.waitFor(() => { expect(incoming(honest, mallory), 'the stored conversation').toBe(prefilled) }, within(5000))
     const before = heapUsed()
 
     // 600 more frames written at once, acks read on the side.
@@ -243,7 +257,7 @@ describe('a hostile chat peer', () => {
     for (let sequence = prefilled + 1; sequence <= total; sequence++) await lp.write(message(sequence, `${sequence} ${text}`))
     await acks
     await stream.close()
-    await waitFor(() => honest.services.chat.conversations.getSnapshot().find(entry => entry.peer === peer)?.messages.at(-1)?.sequence === total, 5000, 'the last message')
+    await vi.waitFor(() => { expect(conversationWith(honest, mallory)?.messages.at(-1)?.sequence, 'the last message stored').toBe(total) }, within(5000))
 
     expect(incoming(honest, mallory)).toBe(MAX_MESSAGES_PER_CONVERSATION)
     let stored = 0
@@ -275,26 +289,52 @@ describe('a hostile chat peer', () => {
       if (!stream.send(frame)) await stream.onDrain({ signal: signal() }).catch(() => {})
       sent += frame.length
     }
-    expect(await settled(stream)).toBe('reset')
+    expect(await streamEnd(stream)).toBe('reset')
     expect(sent).toBeLessThan(64 * 1024 * 1024)
     expect(connected(mallory, honest)).toBe(true)
     expect(honest.status).toBe('started')
     await bob.services.chat.send(honest.peerId, 'unaffected')
-    await waitFor(() => incoming(honest, bob) === 1, 10_000, 'bob\'s message')
+    await vi.waitFor(() => { expect(incomingTexts(honest, bob)).toEqual(['unaffected']) }, within(10_000))
   })
 
-  it('cannot speak for anyone else: messages are filed under the authenticated connection peer', async () => {
+  it('cannot speak for anyone else: a frame copying another sender\'s message and a made-up time is filed as its sender\'s, and changes nothing of the other conversation', async () => {
     const honest = await start()
     const mallory = await start()
     const bob = await start()
     await mallory.dial(honest.getMultiaddrs()[0]!)
-    // The frame has no sender field; whatever mallory writes is mallory's.
-    const lp = lpStream(await mallory.dialProtocol(honest.peerId, CHAT_PROTOCOL, { signal: signal() }))
-    await lp.write(message(1, `this is ${bob.peerId.toString()} speaking`))
-    expect(decodeChatFrame(await lp.read({ signal: signal() })).kind).toBe('ack')
-    const conversations = honest.services.chat.conversations
-    await waitFor(() => incoming(honest, mallory) === 1, 5000, 'mallory\'s message')
-    expect(conversations.getSnapshot().map(entry => entry.peer)).toEqual([mallory.peerId.toString()])
-    expect(incoming(honest, bob)).toBe(0)
+    await bob.dial(honest.getMultiaddrs()[0]!)
+    await bob.services.chat.send(honest.peerId, 'hello from bob')
+    await vi.waitFor(() => { expect(incomingTexts(honest, bob)).toEqual(['hello from bob']) }, within(10_000))
+    const bobs = conversationWith(honest, bob)!.messages[0]!
+
+    // A frame names no sender; what mallory can forge is all the rest. She copies bob's message
+    // (its id and sequence: ids are no secret to whoever saw the message), takes the sequences
+    // bob will use next, says "this is bob", and dates it a year ahead.
+    const claimedSentAt = Date.now() + 365 * 24 * 60 * 60 * 1000
+    const stream = await mallory.dialProtocol(honest.peerId, CHAT_PROTOCOL, { signal: signal() })
+    const lp = lpStream(stream)
+    for (const sequence of [1, 2, 3]) {
+      const frameId = sequence === bobs.sequence ? fromString(bobs.id, 'base16') : id(sequence)
+      await lp.write(encodeChatFrame({ kind: 'message', id: frameId, sequence: BigInt(sequence), sentAt: claimedSentAt, text: `this is ${bob.peerId.toString()} speaking (${sequence})` }))
+      expect(decodeChatFrame(await lp.read({ signal: signal() })), `mallory's frame ${sequence}`).toMatchObject({ kind: 'ack', sequence: BigInt(sequence) })
+    }
+    await stream.close()
+    await vi.waitFor(() => { expect(incoming(honest, mallory), 'mallory\'s frames stored').toBe(3) }, within(5000))
+
+    // Everything she wrote is filed under her, the connection's authenticated peer: none of it
+    // was taken for a duplicate of bob's message, none of it landed in bob's conversation.
+    const mallorys = conversationWith(honest, mallory)!.messages
+    expect(mallorys.map(entry => [entry.peer, entry.direction, entry.sequence])).toEqual([1, 2, 3].map(sequence => [mallory.peerId.toString(), 'in', sequence]))
+    expect(mallorys[0]!.id).toBe(bobs.id)
+    expect(incomingTexts(honest, bob)).toEqual(['hello from bob'])
+    // Bob's next message (his sequence 2, which mallory used too) is still his, not a duplicate.
+    const lastHeardFromMallory = Math.max(...mallorys.map(entry => entry.receivedAt!))
+    await vi.waitFor(() => { expect(Date.now()).toBeGreaterThan(lastHeardFromMallory) }, within(1000))
+    await bob.services.chat.send(honest.peerId, 'bob again')
+    await vi.waitFor(() => { expect(incomingTexts(honest, bob)).toEqual(['hello from bob', 'bob again']) }, within(10_000))
+    // Her date is kept as what she claims (sentAt), but the conversation list orders by when this
+    // node heard each peer: bob spoke last, so he comes first, whatever mallory's clock says.
+    expect(mallorys.every(entry => entry.sentAt === claimedSentAt && entry.receivedAt! < claimedSentAt)).toBe(true)
+    expect(honest.services.chat.conversations.getSnapshot().map(entry => entry.peer)).toEqual([bob.peerId.toString(), mallory.peerId.toString()])
   })
 })

@@ -1,9 +1,10 @@
 import { lpStream } from '@libp2p/utils'
 import { MemoryDatastore } from 'datastore-core'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { CHAT_PROTOCOL } from '../../../../src/p2p/services/chat/index.ts'
 import { encodeChatFrame } from '../../../../src/p2p/services/chat/chat-codec.ts'
-import { startChatNode, waitFor } from './chat-nodes.ts'
+import { within } from '../../../helpers/wait.ts'
+import { startChatNode } from './chat-nodes.ts'
 import type { ChatNode } from './chat-nodes.ts'
 import type { Conversation } from '../../../../src/p2p/services/chat/index.ts'
 
@@ -35,8 +36,10 @@ describe('chat service between two real libp2p nodes', () => {
     const texts = Array.from({ length: 1000 }, (_, index) => `message ${index + 1}`)
     const started = performance.now()
     for (const text of texts) await alice.services.chat.send(bob.peerId, text)
-    await waitFor(() => incomingTexts(bob, alice).length === 1000, 60_000, '1000 messages')
-    await waitFor(() => conversationWith(alice, bob)?.messages.every(message => message.state === 'delivered') === true, 20_000, 'acks')
+    await vi.waitFor(() => { expect(incomingTexts(bob, alice), 'messages bob has').toHaveLength(1000) }, within(60_000))
+    await vi.waitFor(() => {
+      expect(conversationWith(alice, bob)?.messages.filter(message => message.state !== 'delivered'), 'messages alice has no ack for').toEqual([])
+    }, within(20_000))
     const elapsed = performance.now() - started
     expect(incomingTexts(bob, alice)).toEqual(texts)
     const sequences = conversationWith(bob, alice)!.messages.map(message => message.sequence)
@@ -48,12 +51,12 @@ describe('chat service between two real libp2p nodes', () => {
   it('names the authenticated sender and keeps the conversation both ways', async () => {
     const [alice, bob] = await pair()
     await alice.services.chat.send(bob.peerId, 'hi bob')
-    await waitFor(() => incomingTexts(bob, alice).length === 1)
-    await waitFor(() => conversationWith(bob, alice)?.unread === 1)
+    await vi.waitFor(() => { expect(incomingTexts(bob, alice)).toEqual(['hi bob']) }, within(20_000))
+    await vi.waitFor(() => { expect(conversationWith(bob, alice)?.unread, 'bob\'s unread count').toBe(1) }, within(20_000))
     await bob.services.chat.markRead(alice.peerId)
-    await waitFor(() => conversationWith(bob, alice)?.unread === 0)
+    await vi.waitFor(() => { expect(conversationWith(bob, alice)?.unread, 'bob\'s unread count after reading').toBe(0) }, within(20_000))
     await bob.services.chat.send(alice.peerId, 'hi alice')
-    await waitFor(() => incomingTexts(alice, bob).length === 1)
+    await vi.waitFor(() => { expect(incomingTexts(alice, bob)).toHaveLength(1) }, within(20_000))
     expect(conversationWith(bob, alice)?.peer).toBe(alice.peerId.toString())
     expect(incomingTexts(alice, bob)).toEqual(['hi alice'])
     expect(conversationWith(alice, bob)?.unread).toBe(1)
@@ -75,12 +78,16 @@ describe('chat service between two real libp2p nodes', () => {
     await alice.peerStore.merge(bob.peerId, { multiaddrs: [bobAddress] })
     await bob.stop()
     await alice.services.chat.send(bob.peerId, 'are you there?')
-    await waitFor(() => conversationWith(alice, bob)?.messages[0]?.state === 'retrying', 10_000, 'retrying state')
+    await vi.waitFor(() => { expect(conversationWith(alice, bob)?.messages[0]?.state, 'the message while bob is away').toBe('retrying') }, within(10_000))
     await bob.start()
-    await waitFor(() => incomingTexts(bob, alice).length === 1, 20_000, 'delivery after restart')
-    await waitFor(() => conversationWith(alice, bob)?.messages[0]?.state === 'delivered')
-    await new Promise(resolve => setTimeout(resolve, 300))
-    expect(incomingTexts(bob, alice)).toEqual(['are you there?'])
+    await vi.waitFor(() => { expect(incomingTexts(bob, alice), 'bob after his restart').toContain('are you there?') }, within(20_000))
+    await vi.waitFor(() => { expect(conversationWith(alice, bob)?.messages[0]?.state, 'the message once bob is back').toBe('delivered') }, within(20_000))
+    // Nothing more of it arrives: alice delivers in order, one stream at a time, so a second copy
+    // (a retry that outlived the delivery) would reach bob before her next message does.
+    await alice.services.chat.send(bob.peerId, 'and now?')
+    await vi.waitFor(() => { expect(incomingTexts(bob, alice), 'bob after alice\'s next message').toContain('and now?') }, within(20_000))
+    expect(incomingTexts(bob, alice)).toEqual(['are you there?', 'and now?'])
+    expect(conversationWith(alice, bob)?.messages.map(message => [message.text, message.state])).toEqual([['are you there?', 'delivered'], ['and now?', 'delivered']])
   })
 
   it('resets only the stream that sends a malformed, oversized or unknown frame', async () => {
@@ -103,7 +110,7 @@ describe('chat service between two real libp2p nodes', () => {
 
     // The node and the honest path still work.
     await alice.services.chat.send(bob.peerId, 'still here')
-    await waitFor(() => incomingTexts(bob, alice).includes('still here'))
+    await vi.waitFor(() => { expect(incomingTexts(bob, alice)).toContain('still here') }, within(20_000))
     expect(bob.status).toBe('started')
     expect(incomingTexts(bob, alice)).toEqual(['still here'])
   })

@@ -106,13 +106,13 @@ test('the DHT through the UI: signed Put and Get, k-buckets, lookup traces, bad 
   })
 
   let exported: ExportedTrace | undefined
-  let getHops = 0
-  await test.step("the Get's lookup trace: listed as done with hops, expandable, exportable as JSON", async () => {
+  let getAnswers = 0
+  await test.step("the Get's lookup trace: listed as done with its answers, expandable, exportable as JSON", async () => {
     const row = dhtD.lookupRows({ operation: 'get', label: fullKey })
     await expect(row).toHaveCount(1)
     await expect(row).toHaveAttribute('data-status', 'done')
-    getHops = Number(await row.getAttribute('data-hops'))
-    expect(getHops, 'data-hops of the Get').toBeGreaterThanOrEqual(1)
+    getAnswers = Number(await row.getAttribute('data-answers'))
+    expect(getAnswers, 'data-answers of the Get').toBeGreaterThanOrEqual(1)
 
     const toggle = dhtD.lookupToggle(row)
     await expect(toggle).toHaveAttribute('aria-expanded', 'false')
@@ -200,7 +200,7 @@ test('the DHT through the UI: signed Put and Get, k-buckets, lookup traces, bad 
     const gets = await tabD.page.evaluate(async (keys) => {
       const session = window.webkad?.session
       if (session == null) throw new Error('window.webkad is missing')
-      const out: Array<{ durationMs: number, wallMs: number, hops: number, events: number }> = []
+      const out: Array<{ durationMs: number, wallMs: number, answers: number, events: number }> = []
       for (const key of keys) {
         const startedAt = performance.now()
         const result = await session.get(key)
@@ -209,7 +209,7 @@ test('the DHT through the UI: signed Put and Get, k-buckets, lookup traces, bad 
         out.push({
           durationMs: result.durationMs,
           wallMs,
-          hops: trace?.events.filter(event => event.kind === 'peer-response').length ?? 0,
+          answers: trace?.events.filter(event => event.kind === 'peer-response').length ?? 0,
           events: trace?.events.length ?? 0
         })
       }
@@ -240,13 +240,13 @@ test('the DHT through the UI: signed Put and Get, k-buckets, lookup traces, bad 
     const medianWall = (values: Array<{ wallMs: number }>): string => ms(p50(values.map(value => value.wallMs)))
     console.log(`dht 4 tabs: put p50=${median(puts)}ms get p50=${median(gets)}ms findPeer p50=${median(finds)}ms`)
     console.log(`dht 4 tabs (wall clock around the session call; put includes reading the current sequence): put p50=${medianWall(puts)}ms get p50=${medianWall(gets)}ms findPeer p50=${medianWall(finds)}ms`)
-    console.log(`dht 4 tabs: get hops p50=${p50(gets.map(get => get.hops))}, events p50=${p50(gets.map(get => get.events))}; findPeer messages sent p50=${p50(finds.map(find => find.queriesSent))} (0: answered from the local peer store); closest peers (a full network lookup) p50=${median(closest)}ms`)
+    console.log(`dht 4 tabs: get answers p50=${p50(gets.map(get => get.answers))}, events p50=${p50(gets.map(get => get.events))}; findPeer messages sent p50=${p50(finds.map(find => find.queriesSent))} (0: answered from the local peer store); closest peers (a full network lookup) p50=${median(closest)}ms`)
 
     const trace = exported
     if (trace != null) {
       const byKind = new Map<string, number>()
       for (const event of trace.events) byKind.set(event.kind, (byKind.get(event.kind) ?? 0) + 1)
-      console.log(`get trace (tab D, ${trace.label}): ${trace.events.length} events (${[...byKind].map(([kind, count]) => `${kind} ${count}`).join(', ')}), hops ${getHops}`)
+      console.log(`get trace (tab D, ${trace.label}): ${trace.events.length} events (${[...byKind].map(([kind, count]) => `${kind} ${count}`).join(', ')}), answers ${getAnswers}`)
     }
   })
 })

@@ -1,6 +1,7 @@
 import { useRef, useState } from 'react'
 import { ErrorMessage } from '../common/error-message.tsx'
-import { toOperationError, utf8ByteLength } from './chat-format.ts'
+import { toOperationError } from '../hooks/use-operation.ts'
+import { utf8ByteLength } from '../common/format.ts'
 import { MAX_CHAT_TEXT_BYTES } from '../../p2p/services/chat/index.ts'
 import type { OperationError } from '../hooks/use-operation.ts'
 import type { WebkadSession } from '../../p2p/session.ts'

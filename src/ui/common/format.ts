@@ -13,3 +13,25 @@ export function formatAge (sinceMs: number, now: number): string {
   const minutes = Math.floor(seconds / 60)
   return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`
 }
+
+/**
+ * UTF-8 length without allocating: the unit of the core's limits, counted on every keystroke.
+ * Lone surrogates count 3 bytes, as TextEncoder writes U+FFFD for them.
+ */
+export function utf8ByteLength (text: string): number {
+  let bytes = 0
+  for (let index = 0; index < text.length; index++) {
+    const unit = text.charCodeAt(index)
+    if (unit < 0x80) bytes += 1
+    else if (unit < 0x800) bytes += 2
+    else if (unit >= 0xd800 && unit <= 0xdbff && index + 1 < text.length && isLowSurrogate(text.charCodeAt(index + 1))) {
+      bytes += 4
+      index++
+    } else bytes += 3
+  }
+  return bytes
+}
+
+function isLowSurrogate (unit: number): boolean {
+  return unit >= 0xdc00 && unit <= 0xdfff
+}

@@ -1,12 +1,5 @@
 import type { PeerConnectionState } from '../../p2p/dht/routing-table-view.ts'
 
-const encoder = new TextEncoder()
-
-/** UTF-8 length, the unit the core's key and value limits are counted in. */
-export function utf8Bytes (text: string): number {
-  return encoder.encode(text).byteLength
-}
-
 /** `a1b2 c3d4 …` for the first `limit` bytes: binary values stay readable without being dumped whole. */
 export function hexPreview (bytes: Uint8Array, limit = 48): string {
   const shown = [...bytes.subarray(0, limit)].map(byte => byte.toString(16).padStart(2, '0'))

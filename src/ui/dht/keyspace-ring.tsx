@@ -2,8 +2,8 @@ import { useId, useState } from 'react'
 import { useStore } from '../hooks/use-store.ts'
 import { shortPeerId } from '../common/format.ts'
 import { CONNECTION_TEXT, kadPrefixFromDistance, ringFraction, shortKadId } from './dht-format.ts'
-import { contactedPeers, lookupHops } from './trace-analysis.ts'
-import type { ContactedPeer, LookupHop } from './trace-analysis.ts'
+import { contactedPeers, lookupSteps } from './trace-analysis.ts'
+import type { ContactedPeer, LookupStep } from './trace-analysis.ts'
 import type { QueryTrace } from '../../p2p/dht/query-trace.ts'
 import type { RoutingTablePeer } from '../../p2p/dht/routing-table-view.ts'
 import type { WebkadSession } from '../../p2p/session.ts'
@@ -12,8 +12,8 @@ const SIZE = 360
 const CENTER = SIZE / 2
 const RADIUS = 140
 /** Hops are drawn one after another, then all stay; long lookups are compressed into this. */
-const HOP_STAGGER_MS = 90
-const MAX_HOP_DELAY_MS = 2500
+const REQUEST_STAGGER_MS = 90
+const MAX_REQUEST_DELAY_MS = 2500
 
 interface Point { x: number, y: number }
 
@@ -51,7 +51,7 @@ export function KeyspaceRing ({ session, selectedQueryId, onSelectQuery }: {
             <option value="">none</option>
             {queries.map(query => <option key={query.id} value={query.id}>{query.operation} {query.label.length > 40 ? `${query.label.slice(0, 40)}…` : query.label} ({query.status})</option>)}
           </select>
-          <button type="button" disabled={selected == null} onClick={() => { setReplay(count => count + 1) }}>Replay hops</button>
+          <button type="button" disabled={selected == null} onClick={() => { setReplay(count => count + 1) }}>Replay requests</button>
         </div>
         <svg className="ring" viewBox={`0 0 ${SIZE} ${SIZE}`} role="img" aria-labelledby={`${titleId} ${descId}`}>
           <title id={titleId}>Keyspace ring</title>
@@ -73,9 +73,9 @@ export function KeyspaceRing ({ session, selectedQueryId, onSelectQuery }: {
           <li><span className="ring-key ring-key-target" aria-hidden="true" />lookup target</li>
           <li><span className="ring-key ring-key-asked" aria-hidden="true" />peer asked</li>
           <li><span className="ring-key ring-key-failed" aria-hidden="true" />could not be asked</li>
-          <li><span className="ring-key ring-key-hop" aria-hidden="true" />request, in order</li>
+          <li><span className="ring-key ring-key-request" aria-hidden="true" />request, in order</li>
         </ul>
-        {selected == null && <p className="hint">Choose a lookup here or open one under Lookups to draw its hops.</p>}
+        {selected == null && <p className="hint">Choose a lookup here or open one under Lookups to draw its requests.</p>}
       </div>
     </section>
   )
@@ -113,10 +113,10 @@ function RoutingPeerDot ({ peer }: { peer: RoutingTablePeer }): React.JSX.Elemen
 function LookupOverlay ({ trace, self }: { trace: QueryTrace, self?: Point }): React.JSX.Element {
   const target = pointOn(ringFraction(trace.targetKadId))
   const place = (distanceHex: string): Point => pointOn(ringFraction(kadPrefixFromDistance(distanceHex, trace.targetKadId)))
-  const hops = lookupHops(trace)
+  const steps = lookupSteps(trace)
   return (
     <g className="ring-lookup">
-      {hops.map((hop, index) => <HopCurve key={`${hop.from?.peer ?? 'self'}-${hop.to.peer}`} hop={hop} index={index} from={hop.from == null ? self : place(hop.from.distanceHex)} to={place(hop.to.distanceHex)} />)}
+      {steps.map((step, index) => <RequestCurve key={`${step.from?.peer ?? 'self'}-${step.to.peer}`} step={step} index={index} from={step.from == null ? self : place(step.from.distanceHex)} to={place(step.to.distanceHex)} />)}
       {contactedPeers(trace).map(contact => <ContactRing key={contact.peer.peer} contact={contact} at={place(contact.peer.distanceHex)} />)}
       <g className="ring-target">
         <path d={`M ${target.x} ${target.y - 9} L ${target.x + 9} ${target.y} L ${target.x} ${target.y + 9} L ${target.x - 9} ${target.y} Z`}>
@@ -130,20 +130,20 @@ function LookupOverlay ({ trace, self }: { trace: QueryTrace, self?: Point }): R
 
 /**
  * A request drawn as a curve bowing towards the centre; long chords bow more, short ones stay
- * near the chord so hops between neighbours do not loop.
+ * near the chord so requests between neighbours do not loop.
  */
-function HopCurve ({ hop, index, from, to }: { hop: LookupHop, index: number, from?: Point, to: Point }): React.JSX.Element | null {
+function RequestCurve ({ step, index, from, to }: { step: LookupStep, index: number, from?: Point, to: Point }): React.JSX.Element | null {
   if (from == null) return null
   const pull = 1 - 0.7 * (Math.hypot(to.x - from.x, to.y - from.y) / (2 * RADIUS))
   const control = { x: CENTER + ((from.x + to.x) / 2 - CENTER) * pull, y: CENTER + ((from.y + to.y) / 2 - CENTER) * pull }
   return (
     <path
-      className="ring-hop"
+      className="ring-request"
       d={`M ${from.x} ${from.y} Q ${control.x} ${control.y} ${to.x} ${to.y}`}
       pathLength={1}
-      style={{ animationDelay: `${Math.min(index * HOP_STAGGER_MS, MAX_HOP_DELAY_MS)}ms` }}
+      style={{ animationDelay: `${Math.min(index * REQUEST_STAGGER_MS, MAX_REQUEST_DELAY_MS)}ms` }}
     >
-      <title>{`Request ${index + 1}: ${hop.from == null ? 'from this tab\'s table' : `learnt from ${shortPeerId(hop.from.peer)}`} to ${shortPeerId(hop.to.peer)} (distance to target ${hop.to.distance}) at ${Math.round(hop.at)} ms`}</title>
+      <title>{`Request ${index + 1}: ${step.from == null ? 'from this tab\'s table' : `learnt from ${shortPeerId(step.from.peer)}`} to ${shortPeerId(step.to.peer)} (distance to target ${step.to.distance}) at ${Math.round(step.at)} ms`}</title>
     </path>
   )
 }
@@ -171,7 +171,7 @@ function describeRing (localKadId: string, peerCount: number, selected?: QueryTr
   const parts = [localKadId === '' ? 'This tab is not connected.' : `This tab at ${position(localKadId)}, ${peerCount} routing-table peer(s) around the ring.`]
   if (selected != null) {
     const contacts = contactedPeers(selected)
-    parts.push(`${selected.operation} ${selected.label}: target at ${position(selected.targetKadId)}, ${contacts.length} peer(s) asked, ${lookupHops(selected).length} request(s), ${selected.status}.`)
+    parts.push(`${selected.operation} ${selected.label}: target at ${position(selected.targetKadId)}, ${contacts.length} peer(s) asked, ${lookupSteps(selected).length} request(s), ${selected.status}.`)
   }
   return parts.join(' ')
 }

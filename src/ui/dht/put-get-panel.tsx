@@ -4,7 +4,7 @@ import { useStore } from '../hooks/use-store.ts'
 import { ErrorMessage } from '../common/error-message.tsx'
 import { MAX_NAME_BYTES, MAX_PAYLOAD_BYTES, RECORD_KEY_PREFIX } from '../../p2p/dht/records.ts'
 import { dhtErrorHeadline } from './dht-error.ts'
-import { utf8Bytes } from './dht-format.ts'
+import { utf8ByteLength } from '../common/format.ts'
 import { ClosestPeersResultView, GetResultView, PutResultView } from './dht-results.tsx'
 import type { ClosestPeersResult, GetResult, PutResult } from '../../p2p/dht/dht-operations.ts'
 import type { WebkadSession } from '../../p2p/session.ts'
@@ -45,8 +45,8 @@ export function PutGetPanel ({ session }: { session: PutGetSession }): React.JSX
   const start = (action: DhtAction): void => { setRunning(action.kind); operation.start(action) }
   const busy = operation.state.phase === 'running'
   const hasPrefix = key.startsWith(RECORD_KEY_PREFIX)
-  const nameBytes = utf8Bytes(hasPrefix ? key.slice(RECORD_KEY_PREFIX.length) : key)
-  const valueBytes = utf8Bytes(value)
+  const nameBytes = utf8ByteLength(hasPrefix ? key.slice(RECORD_KEY_PREFIX.length) : key)
+  const valueBytes = utf8ByteLength(value)
   const quorumNumber = Number.parseInt(quorum, 10)
 
   return (

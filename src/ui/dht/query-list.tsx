@@ -50,15 +50,15 @@ export function QueryList ({ session, onSelectQuery }: {
 }
 
 function QueryRow ({ query, expanded, onToggle }: { query: QueryTrace, expanded: boolean, onToggle: () => void }): React.JSX.Element {
-  const hops = responseCount(query)
+  const answers = responseCount(query)
   const detailId = `trace-${query.id}`
   return (
-    <li className={`query status-${query.status}`} data-testid="query-trace" data-operation={query.operation} data-status={query.status} data-hops={hops}>
+    <li className={`query status-${query.status}`} data-testid="query-trace" data-operation={query.operation} data-status={query.status} data-answers={answers}>
       <button type="button" className="query-row" aria-expanded={expanded} aria-controls={expanded ? detailId : undefined} onClick={onToggle}>
         <span className="query-op">{OPERATION_TEXT[query.operation]}</span>
         <code className="query-label" title={query.label}>{query.label}</code>
         <span className={`query-status badge-${query.status}`}>{query.status}</span>
-        <span className="query-numbers">{query.durationMs != null ? formatMs(query.durationMs) : <RunningFor startedAt={query.startedAt} />} · {query.messagesSent} msg · {hops} {hops === 1 ? 'answer' : 'answers'}</span>
+        <span className="query-numbers">{query.durationMs != null ? formatMs(query.durationMs) : <RunningFor startedAt={query.startedAt} />} · {query.messagesSent} msg · {answers} {answers === 1 ? 'answer' : 'answers'}</span>
         {query.summary != null && <span className="query-summary">{query.summary}</span>}
       </button>
       {expanded && <div id={detailId}><QueryTraceView trace={query} /></div>}

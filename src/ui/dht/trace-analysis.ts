@@ -1,7 +1,7 @@
 import type { QueryTrace, TracePeer } from '../../p2p/dht/query-trace.ts'
 
 /** One request of a lookup: who pointed us at `to` (undefined = this tab's own table) and when it was sent. */
-export interface LookupHop {
+export interface LookupStep {
   from?: TracePeer
   to: TracePeer
   at: number
@@ -16,7 +16,7 @@ export interface ContactedPeer {
   hasRecord: boolean
 }
 
-/** Responses are what e2e and people count as hops: one per peer that answered. */
+/** Answers: one per peer that responded (not hops, which webkad uses for a lookup's path depth). */
 export function responseCount (trace: QueryTrace): number {
   return trace.events.filter(event => event.kind === 'peer-response').length
 }
@@ -25,10 +25,10 @@ export function responseCount (trace: QueryTrace): number {
  * The lookup's requests in order, each linked to the earlier response that named the peer:
  * the chain that walks towards the target. Repeated requests along the same link are dropped.
  */
-export function lookupHops (trace: QueryTrace): LookupHop[] {
+export function lookupSteps (trace: QueryTrace): LookupStep[] {
   const referrers = new Map<string, TracePeer>()
   const seen = new Set<string>()
-  const hops: LookupHop[] = []
+  const steps: LookupStep[] = []
   for (const event of trace.events) {
     if (event.kind === 'peer-response') {
       for (const closer of event.closer) if (!referrers.has(closer.peer)) referrers.set(closer.peer, event.from)
@@ -37,10 +37,10 @@ export function lookupHops (trace: QueryTrace): LookupHop[] {
       const link = `${from?.peer ?? 'self'}>${event.to.peer}`
       if (seen.has(link)) continue
       seen.add(link)
-      hops.push({ from, to: event.to, at: event.at, path: event.path })
+      steps.push({ from, to: event.to, at: event.at, path: event.path })
     }
   }
-  return hops
+  return steps
 }
 
 /** Every peer the lookup sent a request to, with how it went. */

@@ -37,12 +37,17 @@ export function useOperation<A extends unknown[], T> (run: (signal: AbortSignal,
       (result) => { if (controller.current === current) setState({ phase: 'done', result }) },
       (err: unknown) => {
         if (controller.current !== current) return
-        const error = err instanceof Error ? err : new Error(String(err))
-        const reason = (error as { reason?: unknown }).reason
-        setState({ phase: 'failed', error: { name: error.name, message: error.message, reason: typeof reason === 'string' ? reason : undefined } })
+        setState({ phase: 'failed', error: toOperationError(err) })
       }
     )
   }, [])
   const cancel = useCallback(() => { controller.current?.abort() }, [])
   return { state, start, cancel }
+}
+
+/** A thrown core error as the UI shows it (the core's errors carry `name` and maybe `reason`). */
+export function toOperationError (err: unknown): OperationError {
+  const error = err instanceof Error ? err : new Error(String(err))
+  const reason = (error as { reason?: unknown }).reason
+  return { name: error.name, message: error.message, reason: typeof reason === 'string' ? reason : undefined }
 }

@@ -3,7 +3,7 @@ import { useOperation } from '../hooks/use-operation.ts'
 import { ErrorMessage } from '../common/error-message.tsx'
 import { formatMs, shortPeerId } from '../common/format.ts'
 import { openChatWith } from '../chat/chat-selection.ts'
-import { toOperationError } from '../chat/chat-format.ts'
+import { toOperationError } from '../hooks/use-operation.ts'
 import type { OperationError } from '../hooks/use-operation.ts'
 import type { WebkadSession } from '../../p2p/session.ts'
 

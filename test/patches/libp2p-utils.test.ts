@@ -1,43 +1,25 @@
-import { identify } from '@libp2p/identify'
-import { memory } from '@libp2p/memory'
-import { noise } from '@libp2p/noise'
-import { yamux } from '@libp2p/yamux'
-import { createLibp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Libp2p, Stream } from '@libp2p/interface'
+import { startMemoryNode } from '../helpers/nodes.ts'
+import { settled } from '../helpers/settled.ts'
+import type { WebkadNode } from '../../src/p2p/node.ts'
+import type { Stream } from '@libp2p/interface'
 
 /**
- * webkad's patch of @libp2p/utils (patches/@libp2p+utils+*.patch), on real libp2p nodes over
- * the in-memory transport with yamux: these fail against the unpatched package.
+ * webkad's patch of @libp2p/utils (patches/@libp2p+utils+*.patch), on webkad nodes over the
+ * in-memory transport (noise, yamux): these fail against the unpatched package.
  */
 
 const PROTOCOL = '/webkad-test/back-pressure/1.0.0'
-const nodes: Libp2p[] = []
-let counter = 0
+const nodes: WebkadNode[] = []
 
 afterEach(async () => {
   await Promise.all(nodes.splice(0).map(async node => { await node.stop() }))
 })
 
-async function startNode (): Promise<Libp2p> {
-  const node = await createLibp2p({
-    addresses: { listen: [`/memory/patch-test-${process.pid}-${++counter}`] },
-    transports: [memory()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionMonitor: { enabled: false },
-    services: { identify: identify() }
-  })
+async function startNode (): Promise<WebkadNode> {
+  const node = await startMemoryNode({ name: 'patch-test' })
   nodes.push(node)
   return node
-}
-
-/** Resolves to whether `promise` settled within a few event-loop turns. */
-async function settlesSoon (promise: Promise<unknown>): Promise<boolean> {
-  let settled = false
-  promise.then(() => { settled = true }, () => { settled = true })
-  await new Promise(resolve => setTimeout(resolve, 50))
-  return settled
 }
 
 /** Sends until the stream reports back-pressure (send() returns false). */
@@ -63,7 +45,9 @@ describe('@libp2p/utils stream back-pressure (patched)', () => {
     for (let round = 1; round <= 2; round++) {
       fill(stream)
       const drained = stream.onDrain({ signal: AbortSignal.timeout(10_000) })
-      expect(await settlesSoon(drained), `round ${round}: onDrain() resolved while the receiver reads nothing`).toBe(false)
+      // Unpatched, the second round's onDrain() is the first round's promise, settled already:
+      // it resolves within a microtask. Patched, nothing can drain while the receiver reads nothing.
+      expect(await settled(drained, { turns: 20 }), `round ${round}: onDrain() while the receiver reads nothing`).toEqual({ status: 'pending' })
       remote?.resume()
       await drained
       remote?.pause()

@@ -1,52 +1,35 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { identify } from '@libp2p/identify'
-import { memory } from '@libp2p/memory'
-import { noise } from '@libp2p/noise'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { ping } from '@libp2p/ping'
-import { yamux } from '@libp2p/yamux'
-import { createLibp2p } from 'libp2p'
 import { fromString } from 'uint8arrays'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { DHT_PROTOCOL } from '../../../src/p2p/constants.ts'
-import { webkadDHT } from '../../../src/p2p/dht/dht-config.ts'
 import { KadInternalsChangedError } from '../../../src/p2p/errors.ts'
 import { kadInternals } from '../../../src/p2p/dht/kad-internals.ts'
 import { createSignedRecord } from '../../../src/p2p/dht/records.ts'
-import type { Identify } from '@libp2p/identify'
-import type { Ping } from '@libp2p/ping'
-import type { Libp2p, PeerId } from '@libp2p/interface'
+import { startMemoryNode } from '../../helpers/nodes.ts'
+import { within } from '../../helpers/wait.ts'
+import type { WebkadNode } from '../../../src/p2p/node.ts'
+import type { PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 
-type DhtNode = Libp2p<{ identify: Identify, ping: Ping, dht: KadDHT }>
+type DhtNode = WebkadNode
 
 const nodes: DhtNode[] = []
-let counter = 0
 
 afterEach(async () => {
   await Promise.all(nodes.splice(0).map(async node => { await node.stop() }))
 })
 
-/** A real libp2p node with webkad's DHT, on the in-memory transport. */
+/** A webkad node (createWebkadNode, webkad's DHT as it ships) on the in-memory transport. */
 async function dhtNode (): Promise<DhtNode> {
-  const node = await createLibp2p({
-    addresses: { listen: [`/memory/kad-internals-${process.pid}-${++counter}`] },
-    transports: [memory()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionMonitor: { enabled: false },
-    services: { identify: identify(), ping: ping(), dht: webkadDHT() }
-  })
+  const node = await startMemoryNode({ name: 'kad-internals' })
   nodes.push(node)
   return node
 }
 
-async function waitFor (what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
+/** Waits until `node`'s routing table holds `size` contacts. */
+async function tableSize (node: DhtNode, size: number): Promise<void> {
+  await vi.waitFor(() => { expect(kadInternals(node.services.dht).routingTable.size, `routing table of ${node.peerId.toString()}`).toBe(size) }, within(5000))
 }
 
 describe('kadInternals on a real @libp2p/kad-dht', () => {
@@ -79,7 +62,7 @@ describe('kadInternals on a real @libp2p/kad-dht', () => {
     internals.routingTable.addEventListener('peer:remove', (event) => { removed.push(event.detail) })
 
     await a.dial(b.getMultiaddrs()[0]!)
-    await waitFor('b in a\'s routing table', () => internals.routingTable.size === 1)
+    await tableSize(a, 1)
     expect(added.map(String)).toEqual([b.peerId.toString()])
     const contacts = internals.routingTablePeers()
     expect(contacts.map(contact => contact.peerId.toString())).toEqual([b.peerId.toString()])
@@ -91,7 +74,8 @@ describe('kadInternals on a real @libp2p/kad-dht', () => {
     expect(removed.map(String)).toEqual([b.peerId.toString()])
 
     await internals.onPeerConnect({ id: b.peerId, multiaddrs: b.getMultiaddrs() })
-    await waitFor('b back in a\'s routing table', () => internals.routingTable.size === 1)
+    await tableSize(a, 1)
+    expect(internals.routingTablePeers().map(contact => contact.peerId.toString())).toEqual([b.peerId.toString()])
   })
 
   it('puts a record on one chosen peer with putValueTo', async () => {
@@ -99,7 +83,7 @@ describe('kadInternals on a real @libp2p/kad-dht', () => {
     const b = await dhtNode()
     await a.dial(b.getMultiaddrs()[0]!)
     const internals = kadInternals(a.services.dht)
-    await waitFor('b in a\'s routing table', () => internals.routingTable.size === 1)
+    await tableSize(a, 1)
     const author = await generateKeyPair('Ed25519')
     const key = fromString('/webkad/put-value-to')
     const value = await createSignedRecord(author, peerIdFromPrivateKey(author), { key: '/webkad/put-value-to', payload: { type: 'text', text: 'hi' }, sequence: 1n })
@@ -112,7 +96,7 @@ describe('kadInternals on a real @libp2p/kad-dht', () => {
     const a = await dhtNode()
     const b = await dhtNode()
     await a.dial(b.getMultiaddrs()[0]!)
-    await waitFor('a in b\'s routing table', () => kadInternals(b.services.dht).routingTable.size === 1)
+    await tableSize(b, 1)
     const author = await generateKeyPair('Ed25519')
     const key = fromString('/webkad/stored-locally')
     const value = await createSignedRecord(author, peerIdFromPrivateKey(author), { key: '/webkad/stored-locally', payload: { type: 'text', text: 'here' }, sequence: 1n })

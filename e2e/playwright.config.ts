@@ -1,15 +1,11 @@
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from '@playwright/test'
-import { findChromium } from '../scripts/ensure-chromium.ts'
-import { CHROMIUM_ARGS, PLAYWRIGHT_DEFAULT_DISABLE_FEATURES_ARG } from './fixtures/browser-flags.ts'
-
-const chromium = findChromium()
-if (chromium === undefined) {
-  throw new Error('Chromium not found: run "npx tsx scripts/ensure-chromium.ts" (or set CHROMIUM_PATH)')
-}
+import { chromiumLaunchOptions } from '../test/harness/browser-launch.ts'
 
 export default defineConfig({
+  // Only e2e/specs/*.spec.ts: the shared harness (test/harness/) and the Vitest tests are outside it.
   testDir: 'specs',
+  testMatch: '**/*.spec.ts',
   outputDir: fileURLToPath(new URL('../test-results/e2e', import.meta.url)),
   workers: 1,
   fullyParallel: false,
@@ -22,10 +18,6 @@ export default defineConfig({
     browserName: 'chromium',
     headless: true,
     trace: 'retain-on-failure',
-    launchOptions: {
-      executablePath: chromium,
-      ignoreDefaultArgs: [PLAYWRIGHT_DEFAULT_DISABLE_FEATURES_ARG],
-      args: CHROMIUM_ARGS
-    }
+    launchOptions: chromiumLaunchOptions()
   }
 })

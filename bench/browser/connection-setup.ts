@@ -2,7 +2,7 @@
  * Section 1: fresh tab-to-tab WebRTC connections through the relay (session.dialDirect, the
  * "Connect directly" path) against a bare RTCPeerConnection pair set up inside one page.
  */
-import { closeWebRTCConnections } from '../../e2e/fixtures/webrtc-connections.ts'
+import { closeWebRTCConnections } from '../../test/harness/webrtc-connections.ts'
 import { findPeerWithRetry, sleep, withWorld } from '../lib/browser-harness.ts'
 import { ratio, round, summarize } from '../lib/stats.ts'
 import type { BrowserBenchOptions, BenchTab } from '../lib/browser-harness.ts'

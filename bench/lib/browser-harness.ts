@@ -1,14 +1,13 @@
 /**
- * What the browser benchmarks share: Chromium launched with the e2e flags (no STUN/TURN, no
- * name resolution, no mDNS), the real relay as a child process serving dist/, and webkad tabs
- * driven through `window.webkad`.
+ * What the browser benchmarks share beyond test/harness/ (Chromium with webkad's flags, the real
+ * relay as a child process serving dist/): a world of one relay and one browser context, and
+ * webkad tabs driven through `window.webkad`.
  */
-import { chromium } from 'playwright-core'
-import { CHROMIUM_ARGS, PLAYWRIGHT_DEFAULT_DISABLE_FEATURES_ARG } from '../../e2e/fixtures/browser-flags.ts'
-import { startRelayProcess } from '../../e2e/fixtures/relay-process.ts'
-import { findChromium } from '../../scripts/ensure-chromium.ts'
+import { allowTsxPageFunctions, launchBrowser } from '../../test/harness/browser-launch.ts'
+import { watchPageErrors } from '../../test/harness/page-errors.ts'
+import { startRelayProcess } from '../../test/harness/relay-process.ts'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import type { RelayProcess } from '../../e2e/fixtures/relay-process.ts'
+import type { RelayProcess } from '../../test/harness/relay-process.ts'
 import type { BenchOptions } from './types.ts'
 
 /** Options of a browser benchmark: it launches its own Chromium unless given one. */
@@ -16,25 +15,10 @@ export interface BrowserBenchOptions extends BenchOptions {
   browser?: Browser
 }
 
-/** The launch flags of e2e/playwright.config.ts, unchanged. */
-export async function launchBrowser (): Promise<Browser> {
-  const executablePath = findChromium()
-  if (executablePath === undefined) throw new Error('Chromium not found: run "npx tsx scripts/ensure-chromium.ts" (or set CHROMIUM_PATH)')
-  return await chromium.launch({
-    executablePath,
-    headless: true,
-    ignoreDefaultArgs: [PLAYWRIGHT_DEFAULT_DISABLE_FEATURES_ARG],
-    args: CHROMIUM_ARGS
-  })
-}
-
-/**
- * A browser context whose pages can run functions compiled by tsx: esbuild's keepNames wraps
- * named inner functions in `__name(fn, "name")`, a helper that only exists in Node.
- */
+/** A browser context whose pages can run the benchmarks' page functions (compiled by tsx). */
 export async function newBenchContext (browser: Browser): Promise<BrowserContext> {
   const context = await browser.newContext()
-  await context.addInitScript({ content: 'globalThis.__name = (fn) => fn' })
+  await allowTsxPageFunctions(context)
   return context
 }
 
@@ -99,11 +83,6 @@ export async function openWorld (options: { browser?: Browser } = {}): Promise<B
       await relay.dispose()
     }
   }
-}
-
-export function watchPageErrors (page: Page, label: string, sink: string[]): void {
-  page.on('pageerror', (error) => { sink.push(`${label}: ${error.name}: ${error.message}`) })
-  page.on('crash', () => { sink.push(`${label}: page crashed`) })
 }
 
 /** `session.connect` (the Connect button's code path); resolves once the tab is online. */

@@ -9,7 +9,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { REPO_ROOT } from './app-build.ts'
+import { REPO_ROOT } from '../../test/harness/app-build.ts'
 
 export interface BundleGroup {
   name: string

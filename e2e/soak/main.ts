@@ -7,8 +7,8 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { ensureBuild, REPO_ROOT } from '../../bench/lib/app-build.ts'
-import { launchBrowser } from '../../bench/lib/browser-harness.ts'
+import { ensureBuild, REPO_ROOT } from '../../test/harness/app-build.ts'
+import { launchBrowser } from '../../test/harness/browser-launch.ts'
 import { formatSoak, runSoak } from './soak-loop.ts'
 
 function positive (name: string, text: string | undefined, fallback: number): number {

@@ -20,13 +20,15 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from '@playwright/test'
-import { startRelayProcess } from '../fixtures/relay-process.ts'
+import { allowTsxPageFunctions } from '../../test/harness/browser-launch.ts'
+import { watchPageErrors } from '../../test/harness/page-errors.ts'
+import { startRelayProcess } from '../../test/harness/relay-process.ts'
 import { ChatPanel } from '../pages/chat-panel.ts'
 import { DhtPanel } from '../pages/dht-panel.ts'
 import { WebkadTab } from '../pages/webkad-tab.ts'
 import { installRtcCounter, readRtc } from './rtc-counter.ts'
 import type { Browser, BrowserContext } from 'playwright-core'
-import type { RelayProcess } from '../fixtures/relay-process.ts'
+import type { RelayProcess } from '../../test/harness/relay-process.ts'
 import type { RelayStatus } from '../../relay/http-server.ts'
 import type { RtcReading } from './rtc-counter.ts'
 
@@ -173,8 +175,6 @@ interface StoredMessage { peer: string, direction: string, sequence: number, id:
 
 const MB = 1024 * 1024
 const APP_LOAD_TIMEOUT_MS = 30_000
-/** Console text that means an error escaped the app (as in e2e/fixtures/test.ts). */
-const ESCAPED_ERROR = /Unhandled|Uncaught/
 
 export async function runSoak (options: SoakOptions): Promise<SoakResult> {
   const poolSize = options.poolSize ?? 5
@@ -222,13 +222,10 @@ export async function runSoak (options: SoakOptions): Promise<SoakResult> {
   const join = async (): Promise<SoakTab> => {
     const label = tabs.length === 0 ? 'A' : `t${tabs.length}`
     const context = await options.browser.newContext()
-    // tsx (npm run soak) compiles page functions with keepNames: its __name helper exists only in Node.
-    await context.addInitScript({ content: 'globalThis.__name ??= (fn) => fn' })
+    await allowTsxPageFunctions(context)
     await context.addInitScript(installRtcCounter)
     const page = await context.newPage()
-    page.on('pageerror', (error) => { escapedErrors.push(`${label}: pageerror: ${error.name}: ${error.message}`) })
-    page.on('console', (message) => { if (ESCAPED_ERROR.test(message.text())) escapedErrors.push(`${label} [${message.type()}] ${message.text()}`) })
-    page.on('crash', () => { escapedErrors.push(`${label}: page crashed`) })
+    watchPageErrors(page, label, escapedErrors, { console: true })
     const tab = new WebkadTab(page, relay.process.appUrl)
     const soakTab: SoakTab = { label, anchor: tabs.length === 0, context, tab, chat: new ChatPanel(page), dht: new DhtPanel(page), id: '', alive: true }
     tabs.push(soakTab)
@@ -625,7 +622,7 @@ const GC_HOOK = "import{writeFileSync}from'node:fs';process.on('SIGUSR2',()=>{gl
 const GC_HOOK_IMPORT = `--import=data:text/javascript,${encodeURIComponent(GC_HOOK)}`
 
 /**
- * The real relay CLI (e2e/fixtures/relay-process.ts), started with --expose-gc and the SIGUSR2
+ * The real relay CLI (test/harness/relay-process.ts), started with --expose-gc and the SIGUSR2
  * hook through NODE_OPTIONS: the relay's code is unchanged (bench/node/relay-capacity.ts does
  * the same with its own spawn). The environment is changed only while the relay is spawned.
  */

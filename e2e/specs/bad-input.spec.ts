@@ -1,7 +1,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { test, expect } from '../fixtures/test.ts'
-import { freePort } from '../fixtures/relay-process.ts'
+import { freePort } from '../../test/harness/relay-process.ts'
 
 /**
  * Bad input fails with a named error shown where the user acted, and leaves the tab offline.

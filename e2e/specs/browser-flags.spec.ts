@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test'
-import { DISABLE_FEATURES_ARG, HOST_RESOLVER_RULES_ARG } from '../fixtures/browser-flags.ts'
+import { DISABLE_FEATURES_ARG, HOST_RESOLVER_RULES_ARG } from '../../test/harness/browser-flags.ts'
 
 /**
  * Guards the launch flags the other specs rely on: exactly one --disable-features (Chromium
@@ -12,7 +12,7 @@ test('Chromium runs with one combined --disable-features and no mDNS host candid
   const argv = commandLine.split(/\s+(?=--)/)
 
   const disableFeatures = argv.filter(arg => arg.startsWith('--disable-features='))
-  expect(disableFeatures, 'update PLAYWRIGHT_DISABLED_FEATURES in e2e/fixtures/browser-flags.ts to the list of this Playwright version').toEqual([DISABLE_FEATURES_ARG])
+  expect(disableFeatures, 'update PLAYWRIGHT_DISABLED_FEATURES in test/harness/browser-flags.ts to the list of this Playwright version').toEqual([DISABLE_FEATURES_ARG])
   expect(argv).toContain(HOST_RESOLVER_RULES_ARG)
 
   await page.goto('about:blank')

@@ -1,5 +1,5 @@
 import { test, expect } from '../fixtures/test.ts'
-import { closeWebRTCConnections } from '../fixtures/webrtc-connections.ts'
+import { closeWebRTCConnections } from '../../test/harness/webrtc-connections.ts'
 import type { WebkadTab } from '../pages/webkad-tab.ts'
 
 const DIALS = 20

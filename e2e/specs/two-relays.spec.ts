@@ -1,7 +1,7 @@
 import { test, expect } from '../fixtures/test.ts'
 import { ChatPanel } from '../pages/chat-panel.ts'
 import type { APIRequestContext } from '@playwright/test'
-import type { RelayProcess } from '../fixtures/relay-process.ts'
+import type { RelayProcess } from '../../test/harness/relay-process.ts'
 import type { RelayStatus } from '../../relay/http-server.ts'
 import type { WebkadTab } from '../pages/webkad-tab.ts'
 

@@ -1,10 +1,15 @@
-/** Builds the app (dist/) when it is missing or older than its sources. */
+/**
+ * The built app (dist/) that the relay serves to the tabs, for e2e and bench alike: where it is,
+ * and a build when it is missing or older than its sources.
+ */
 import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
+/** The page the relay serves (`--serve dist`); its mtime dates the last build. */
+export const DIST_INDEX = join(REPO_ROOT, 'dist', 'index.html')
 
 /** Inputs of `vite build`: a change to any of them makes dist/ stale. */
 const BUILD_INPUTS = ['src', 'public', 'index.html', 'vite.config.ts', 'package-lock.json', 'patches']
@@ -20,9 +25,8 @@ function newestMtime (path: string): number {
 
 /** Why dist/ needs a build, or undefined when it is up to date. */
 export function staleReason (): string | undefined {
-  const index = join(REPO_ROOT, 'dist', 'index.html')
-  if (!existsSync(index)) return 'dist/ is missing'
-  const built = statSync(index).mtimeMs
+  if (!existsSync(DIST_INDEX)) return 'dist/ is missing'
+  const built = statSync(DIST_INDEX).mtimeMs
   const newest = Math.max(...BUILD_INPUTS.map(input => newestMtime(join(REPO_ROOT, input))))
   return newest > built ? 'sources changed since the last build' : undefined
 }

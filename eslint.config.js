@@ -69,6 +69,35 @@ export default defineConfig(
       ]
     }
   },
+  // Imports run one way: e2e and bench both build on test/harness/, never on each other, and the
+  // harness on neither.
+  {
+    files: ['bench/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['**/e2e', '**/e2e/**'], message: 'bench must not import e2e: move what both need to test/harness/.' }]
+      }]
+    }
+  },
+  {
+    files: ['e2e/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['**/bench', '**/bench/**'], message: 'e2e must not import bench: move what both need to test/harness/.' }]
+      }]
+    }
+  },
+  {
+    files: ['test/harness/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{
+          group: ['**/e2e', '**/e2e/**', '**/bench', '**/bench/**'],
+          message: 'test/harness is shared by e2e and bench and must import neither.'
+        }]
+      }]
+    }
+  },
   {
     files: ['src/ui/**/*.{ts,tsx}'],
     plugins: { 'react-hooks': reactHooks },

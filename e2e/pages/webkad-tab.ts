@@ -96,8 +96,9 @@ export class WebkadTab {
   /**
    * Find peer through the UI; returns the addresses listed in the result. With
    * `retryNotFoundForMs`, a PeerNotFoundError within that time is retried (as a user would):
-   * a tab that just came online is not findable until its identify push (debounced 1 s by
-   * libp2p) has told the relay its addresses. `findRetries` counts those retries.
+   * a tab that just came online is not findable until its identify push (sent on reservation,
+   * debounced 50 ms: src/p2p/node.ts) has told the relay its addresses. `findRetries` counts
+   * those retries.
    */
   async findPeer (peerId: string, options: { retryNotFoundForMs?: number } = {}): Promise<string[]> {
     const deadline = Date.now() + (options.retryNotFoundForMs ?? 0)

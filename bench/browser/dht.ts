@@ -172,11 +172,11 @@ async function findUnknownPeer (tab: BenchTab, target: string): Promise<FindPeer
   return await tab.page.evaluate(async (target) => {
     const session = window.webkad?.session
     const node = window.webkad?.node
-    if (session == null || node == null) throw new Error('tab is not connected')
+    const kad = window.webkad?.kad
+    if (session == null || node == null || kad == null) throw new Error('tab is not connected')
     const known = (await node.peerStore.all()).find(peer => peer.id.toString() === target)?.id
     if (known != null) {
-      const table = (node.services.dht as unknown as { routingTable: { remove(peer: typeof known): Promise<void> } }).routingTable
-      await table.remove(known)
+      await kad.routingTable.remove(known)
       await node.peerStore.delete(known)
     }
     const result = await session.findPeer(target)

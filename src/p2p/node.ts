@@ -107,7 +107,7 @@ export async function createWebkadNode (init: WebkadNodeInit = {}): Promise<Webk
       // Tells the relay our circuit addresses as soon as the reservation exists (the session pushes
       // on reservation; the default 1 s debounce left a fresh tab unfindable for about a second).
       identifyPush: identifyPush({ debounce: 50 }),
-      // libp2p's connection monitor pings every connection each 10 s over /ipfs/ping too. With
+      // libp2p's connection monitor pings every connection (every 3 s, above) over /ipfs/ping too. With
       // the default limit of 1 outbound ping stream per connection, a heartbeat that meets
       // kad-dht's routing-table ping fails (TooManyOutboundProtocolStreamsError) and the monitor
       // aborts the connection: tabs lost their relay ~10 s after Connect. The remote end must accept

@@ -42,7 +42,7 @@ function memoryStorage (): Storage {
 }
 
 async function newSession (options: { scheduler?: boolean, storage?: Storage, webrtc?: boolean } = {}): Promise<WebkadSession> {
-  const session = new WebkadSession({ privateKey: await generateKeyPair('Ed25519'), identitySource: 'new', webrtc: options.webrtc ?? false, iceServers: [], scheduler: options.scheduler ?? false, storage: options.storage })
+  const session = new WebkadSession({ privateKey: await generateKeyPair('Ed25519'), identitySource: 'created', webrtc: options.webrtc ?? false, iceServers: [], scheduler: options.scheduler ?? false, storage: options.storage })
   sessions.push(session)
   return session
 }

@@ -43,6 +43,16 @@ export interface KadRoutingTableInternals {
 
 interface KBucketsWithVerify {
   verify?: unknown
+  localPeer?: { kadId?: Uint8Array }
+}
+
+/** kad-dht's routing-table refresh, which the refresh patch's test drives directly. */
+export interface KadRefreshInternals {
+  commonPrefixLengthRefreshedAt: Date[]
+  peerRouting: { getClosestPeers(key: Uint8Array, options?: unknown): AsyncIterable<unknown> }
+  refreshTimeoutId?: ReturnType<typeof setTimeout>
+  _maxCommonPrefix(): number
+  _refreshCommonPrefixLength(cpl: number, lastRefresh: Date, force: boolean): Promise<void>
 }
 
 interface KadContentFetchingInternals {
@@ -73,6 +83,10 @@ export interface KadInternals {
    * one-process simulation those pings dominate the build (bench only: a private switch).
    */
   skipPingBeforeAdd(): void
+  /** This node's Kademlia ID, as kad-dht's k-buckets hold it. */
+  localKadId(): Uint8Array
+  /** kad-dht's routing-table refresh (tests of the refresh patch only). */
+  routingTableRefresh(): KadRefreshInternals
 }
 
 const adapters = new WeakMap<KadDHT, KadInternals>()
@@ -91,6 +105,7 @@ function buildAdapter (dht: KadDHT): KadInternals {
   const candidate = dht as unknown as {
     onPeerConnect?: KadInternals['onPeerConnect']
     routingTable?: Partial<KadRoutingTableInternals>
+    routingTableRefresh?: Partial<KadRefreshInternals>
     network?: Partial<KadNetworkInternals>
     contentFetching?: Partial<KadContentFetchingInternals>
   }
@@ -145,6 +160,18 @@ function buildAdapter (dht: KadDHT): KadInternals {
         throw new KadInternalsChangedError('@libp2p/kad-dht internals changed: routingTable.kb.verify not found (ping-before-add switch)')
       }
       kb.verify = async () => true
+    },
+    localKadId () {
+      const kadId = buckets()?.localPeer?.kadId
+      if (!(kadId instanceof Uint8Array)) throw new KadInternalsChangedError('@libp2p/kad-dht internals changed: routingTable.kb.localPeer.kadId not found')
+      return kadId
+    },
+    routingTableRefresh () {
+      const refresh = candidate.routingTableRefresh
+      if (typeof refresh?._refreshCommonPrefixLength !== 'function' || typeof refresh._maxCommonPrefix !== 'function' || !Array.isArray(refresh.commonPrefixLengthRefreshedAt)) {
+        throw new KadInternalsChangedError('@libp2p/kad-dht internals changed: routingTableRefresh not found')
+      }
+      return refresh as KadRefreshInternals
     }
   }
 }

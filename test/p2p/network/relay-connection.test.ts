@@ -36,7 +36,7 @@ function closedPortOf (address: Multiaddr): Multiaddr {
 }
 
 function connectionFor (node: WebkadNode): RelayConnection {
-  return new RelayConnection({ peerId: node.peerId, identitySource: 'new' })
+  return new RelayConnection({ peerId: node.peerId, identitySource: 'created' })
 }
 
 describe('RelayConnection', () => {

@@ -6,6 +6,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { kadInternals } from '../../src/p2p/dht/kad-internals.ts'
 import { within } from '../helpers/wait.ts'
 import { startDhtNetwork, stopDhtNetwork } from '../p2p/dht/dht-network.ts'
 import type { TestDhtNode } from '../p2p/dht/dht-network.ts'
@@ -26,16 +27,9 @@ describe('kad-dht routing-table refresh (patched key search)', () => {
   afterAll(async () => { await stopDhtNetwork(nodes) })
 
   it('queries one key per common prefix length, each with exactly that cpl, and the queries finish', async () => {
-    // kad-dht's routing-table refresh and the node's own Kademlia ID are not in kadInternals
-    // (src/p2p/dht/kad-internals.ts) yet: this stays the tests' one cast of services.dht until
-    // the adapter exposes them.
-    const dht = (nodes[0] as TestDhtNode).node.services.dht as unknown as {
-      refreshRoutingTable(): Promise<void>
-      routingTableRefresh: { commonPrefixLengthRefreshedAt: Date[], peerRouting: { getClosestPeers(key: Uint8Array, options?: unknown): AsyncIterable<unknown> }, _maxCommonPrefix(): number, _refreshCommonPrefixLength(cpl: number, lastRefresh: Date, force: boolean): Promise<void>, refreshTimeoutId?: ReturnType<typeof setTimeout> }
-      routingTable: { kb: { localPeer: { kadId: Uint8Array } } }
-    }
-    const refresh = dht.routingTableRefresh
-    const local = dht.routingTable.kb.localPeer.kadId
+    const dht = (nodes[0] as TestDhtNode).node.services.dht
+    const refresh = kadInternals(dht).routingTableRefresh()
+    const local = kadInternals(dht).localKadId()
     const queried: Array<{ cpl: number, found: number }> = []
     const original = refresh.peerRouting.getClosestPeers.bind(refresh.peerRouting)
     refresh.peerRouting.getClosestPeers = async function * (key, options) {

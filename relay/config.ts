@@ -35,6 +35,11 @@ export interface RelayConfig {
   maxCircuitsPerIp: number
   /** Other relays to join: relays form the DHT backbone that tabs on different relays meet through. */
   bootstrap: string[]
+  /**
+   * 'reuse' (default): DHT requests reuse streams per peer (webkad's kad-dht patch); 'fresh': a
+   * stream per request and a reset at its end, as stock kad-dht does (the bench's baseline).
+   */
+  dhtStreams: 'reuse' | 'fresh'
 }
 
 const MAX_RESERVATIONS = 1024
@@ -62,7 +67,8 @@ export const RELAY_DEFAULTS = {
   // open until its 2 min limit, so a tab among hundreds takes part in more at once.
   maxCircuitsPerPeer: MAX_CIRCUITS_PER_PEER,
   // When not given: as many as the peers an IP may hold reservations for could open.
-  maxCircuitsPerIp: MAX_CIRCUITS_PER_PEER * MAX_RESERVATIONS
+  maxCircuitsPerIp: MAX_CIRCUITS_PER_PEER * MAX_RESERVATIONS,
+  dhtStreams: 'reuse'
 } as const
 
 export const RELAY_USAGE = `usage: npm run relay -- [options]
@@ -83,6 +89,7 @@ export const RELAY_USAGE = `usage: npm run relay -- [options]
   --max-circuits-per-ip <n>      relayed circuits opened from one IP at once
                                  (default: circuits per peer x reservations per IP)
   --bootstrap <multiaddr>        another relay to join (repeatable; env WEBKAD_RELAY_BOOTSTRAP, comma-separated)
+  --dht-streams reuse|fresh      reuse DHT streams per peer, or one per request as stock kad-dht (default reuse)
   --help                         show this text
 every --max-* and --inbound-* limit also reads WEBKAD_RELAY_<FLAG>, e.g. WEBKAD_RELAY_MAX_CIRCUITS_PER_PEER;
 per-IP limits count an IPv6 /64 as one IP`
@@ -157,6 +164,7 @@ export function parseRelayConfig (argv: string[], env: NodeJS.ProcessEnv = {}): 
         serve: { type: 'string' },
         ...Object.fromEntries(LIMIT_FLAGS.map(flag => [flag, { type: 'string' as const }])),
         bootstrap: { type: 'string', multiple: true },
+        'dht-streams': { type: 'string' },
         help: { type: 'boolean' }
       }
     }))
@@ -192,8 +200,12 @@ export function parseRelayConfig (argv: string[], env: NodeJS.ProcessEnv = {}): 
     throw new RelayConfigError(`--max-connections-per-ip (${maxConnectionsPerIp}) must not exceed --max-connections (${maxConnections})`)
   }
 
+  const dhtStreams = values['dht-streams'] ?? 'reuse'
+  if (dhtStreams !== 'reuse' && dhtStreams !== 'fresh') throw new RelayConfigError(`--dht-streams must be reuse or fresh, got "${dhtStreams}"`)
+
   const config: RelayConfig = {
     host,
+    dhtStreams,
     wsPort: wsPortText == null ? RELAY_DEFAULTS.wsPort : parsePort('--port', wsPortText),
     httpPort: httpPortText == null ? RELAY_DEFAULTS.httpPort : parsePort('--http-port', httpPortText),
     dataDir,

@@ -27,6 +27,11 @@ export interface CircuitRelayServerInternals {
   guardReservations(refuse: ReservationGuard): void
   /** Runs `refuse` before each HOP CONNECT is served; true answers RESOURCE_LIMIT_EXCEEDED. */
   guardConnects(refuse: ConnectGuard): void
+  /**
+   * Awaits `hook` after a reservation is granted and before the client is told so (the
+   * library's `makeReservation`); a failing hook is logged by the caller, never refuses.
+   */
+  beforeReservationConfirmed(hook: (peer: PeerId) => Promise<void>): void
 }
 
 // The library's protons enum values are the status names.
@@ -43,6 +48,7 @@ interface HopConnect {
   stream: ProtobufStream<Stream>
 }
 type HandleConnect = (hop: HopConnect, options: AbortOptions) => Promise<void>
+type MakeReservation = (peer: PeerId, expire: bigint) => Promise<unknown>
 
 /** The destination of a CONNECT, or undefined when malformed (the library then answers MALFORMED_MESSAGE). */
 function destinationOf (request: HopConnect['request']): PeerId | undefined {
@@ -57,11 +63,12 @@ function destinationOf (request: HopConnect['request']): PeerId | undefined {
 }
 
 export function circuitRelayServerInternals (service: CircuitRelayService): CircuitRelayServerInternals {
-  const server = service as unknown as { reservationStore?: { reserve?: Reserve }, handleConnect?: HandleConnect }
+  const server = service as unknown as { reservationStore?: { reserve?: Reserve }, handleConnect?: HandleConnect, makeReservation?: MakeReservation }
   const store = server.reservationStore
   const originalConnect = server.handleConnect
-  if (store == null || typeof store.reserve !== 'function' || typeof originalConnect !== 'function') {
-    throw new RelayInternalsChangedError('@libp2p/circuit-relay-v2 internals changed: reservationStore.reserve or handleConnect not found')
+  const originalMakeReservation = server.makeReservation
+  if (store == null || typeof store.reserve !== 'function' || typeof originalConnect !== 'function' || typeof originalMakeReservation !== 'function') {
+    throw new RelayInternalsChangedError('@libp2p/circuit-relay-v2 internals changed: reservationStore.reserve, handleConnect or makeReservation not found')
   }
   const originalReserve = store.reserve
   return {
@@ -80,6 +87,12 @@ export function circuitRelayServerInternals (service: CircuitRelayService): Circ
         await hop.stream.write(undefined, { encode: () => RESOURCE_LIMIT_EXCEEDED_RESPONSE }, options)
         // Close our side so the refused stream does not linger; a well-behaved client closes too.
         await hop.stream.unwrap().close(options)
+      }
+    },
+    beforeReservationConfirmed (hook) {
+      server.makeReservation = async (peer, expire) => {
+        await hook(peer)
+        return await originalMakeReservation.call(server, peer, expire)
       }
     }
   }

@@ -9,9 +9,11 @@ import { yamux } from '@libp2p/yamux'
 import { logger } from '@libp2p/logger'
 import { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
+import { Circuit } from '@multiformats/multiaddr-matcher'
 import { DHT_PROTOCOL } from '../src/p2p/constants.ts'
 import { webkadDHT } from '../src/p2p/dht/dht-config.ts'
 import { kadInternals } from '../src/p2p/dht/kad-internals.ts'
+import { waitForRoutingTablePeer } from '../src/p2p/dht/routing-table-view.ts'
 import { sweepExpiredRecords } from '../src/p2p/dht/record-sweep.ts'
 import { guardRecords } from '../src/p2p/dht/record-guard.ts'
 import { loadOrCreateRelayKey, prepareDataDir } from './identity.ts'
@@ -25,7 +27,7 @@ import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
 import { KEEP_ALIVE } from '@libp2p/interface'
-import type { Connection, ConnectionGater, Libp2p, PeerId } from '@libp2p/interface'
+import type { Connection, ConnectionGater, Libp2p, PeerId, PeerInfo } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -120,7 +122,10 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
             applyDefaultLimit: true
           }
         }),
-        dht: webkadDHT()
+        // Identify replaces a peer's addresses with what it announces, and a tab's push sent before
+        // its reservation announces none: FIND_NODE answers always carry a reserved tab's relayed
+        // address, so a tab is findable from the moment its reservation is confirmed.
+        dht: webkadDHT({ peerInfoMapper: (peer) => withRelayedAddress(peer, started.node), reuseStreams: config.dhtStreams === 'reuse' })
       }
     })
   } catch (err) {
@@ -266,9 +271,60 @@ function peerCircuits (node: RelayNode, peer: PeerId): number {
  * status the protocol defines: RESERVATION_REFUSED for a reservation over the per-IP limit,
  * RESOURCE_LIMIT_EXCEEDED for a CONNECT over a circuit limit.
  */
+/** The addresses a tab holding a reservation here is reachable at: ours, through the circuit. */
+function relayedAddressesOf (node: RelayNode, tab: PeerId): Multiaddr[] {
+  return node.getMultiaddrs().filter(address => !Circuit.matches(address)).map(address => address.encapsulate(`/p2p-circuit/p2p/${tab.toString()}`))
+}
+
+/** `peer` with its relayed address added when it holds a reservation here. */
+function withRelayedAddress (peer: PeerInfo, node: RelayNode | undefined): PeerInfo {
+  if (node == null || !node.services.relay.reservations.has(peer.id)) return peer
+  const known = new Set(peer.multiaddrs.map(String))
+  return { ...peer, multiaddrs: [...peer.multiaddrs, ...relayedAddressesOf(node, peer.id).filter(address => !known.has(address.toString()))] }
+}
+
+/** Whether `peer` supports webkad's DHT, waiting for its identify if that has not arrived yet. */
+async function speaksDht (node: RelayNode, peer: PeerId, signal: AbortSignal): Promise<boolean> {
+  const known = await node.peerStore.get(peer).then(info => info.protocols, (): string[] => [])
+  if (known.includes(DHT_PROTOCOL)) return true
+  return await new Promise<boolean>((resolve) => {
+    const onIdentify = (event: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void => {
+      if (!event.detail.peerId.equals(peer)) return
+      done(event.detail.protocols.includes(DHT_PROTOCOL))
+    }
+    const done = (result: boolean): void => {
+      node.removeEventListener('peer:identify', onIdentify)
+      signal.removeEventListener('abort', onAbort)
+      resolve(result)
+    }
+    const onAbort = (): void => { done(false) }
+    node.addEventListener('peer:identify', onIdentify)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+/** How long a reservation waits for its tab's identify and routing-table entry (a few ms normally). */
+const ROUTING_TABLE_ADD_WAIT_MS = 1_000
+
 function guardRelayServer (node: RelayNode, limits: RelayLimits): void {
   const server = circuitRelayServerInternals(node.services.relay)
   const reservations = node.services.relay.reservations
+  // A tab is Online once it holds a reservation and its DHT is ready; another tab's FindPeer must
+  // find it then, not only after its identify push (debounced) reached us: put it in the routing
+  // table with its relayed address before confirming the reservation.
+  const kad = kadInternals(node.services.dht)
+  server.beforeReservationConfirmed(async (tab) => {
+    try {
+      // The reservation may come before identify has told us the tab's protocols.
+      if (!await speaksDht(node, tab, AbortSignal.timeout(ROUTING_TABLE_ADD_WAIT_MS))) return
+      // onPeerConnect only queues the add: wait for it (briefly; identify push adds it otherwise).
+      const added = waitForRoutingTablePeer(kad, tab, AbortSignal.timeout(ROUTING_TABLE_ADD_WAIT_MS))
+      await kad.onPeerConnect({ id: tab, multiaddrs: relayedAddressesOf(node, tab) })
+      await added
+    } catch (err) {
+      log.error('could not add %p to the routing table at reservation - %e', tab, err)
+    }
+  })
   server.guardReservations((peer, addr) => {
     const ip = ipOf(addr)
     let fromIp = 0

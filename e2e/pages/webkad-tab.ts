@@ -19,9 +19,6 @@ export class WebkadTab {
   readonly appUrl: string
   /** ms from the start of goto() to the app being rendered, set by goto(). */
   loadMs?: number
-  /** Find peer attempts retried after PeerNotFoundError (see findPeer). */
-  findRetries = 0
-
   constructor (page: Page, appUrl: string) {
     this.page = page
     this.appUrl = appUrl
@@ -94,30 +91,20 @@ export class WebkadTab {
   }
 
   /**
-   * Find peer through the UI; returns the addresses listed in the result. With
-   * `retryNotFoundForMs`, a PeerNotFoundError within that time is retried (as a user would):
-   * a tab that just came online is not findable until its identify push (sent on reservation,
-   * debounced 50 ms: src/p2p/node.ts) has told the relay its addresses. `findRetries` counts
-   * those retries.
+   * Find peer through the UI, one click: a tab is Online only once its DHT is ready and the relay
+   * has it in its routing table (src/p2p/network/relay-connection.ts, relay/relay-node.ts), so the
+   * first click must work. Returns the addresses listed in the result.
    */
-  async findPeer (peerId: string, options: { retryNotFoundForMs?: number } = {}): Promise<string[]> {
-    const deadline = Date.now() + (options.retryNotFoundForMs ?? 0)
+  async findPeer (peerId: string): Promise<string[]> {
     const alert = this.findPanel.getByRole('alert')
     await this.peerIdField.fill(peerId)
-    for (;;) {
-      await this.findPeerButton.click()
-      await expect(this.findPeerResult.or(alert).first()).toBeVisible({ timeout: LOOKUP_TIMEOUT_MS })
-      if (await this.findPeerResult.isVisible()) {
-        return (await this.addressesFound.getByRole('listitem').allTextContents()).map(text => text.trim())
-      }
-      const name = await alert.first().getAttribute('data-error-name')
-      if (name === 'PeerNotFoundError' && Date.now() < deadline) {
-        this.findRetries++
-        await this.page.waitForTimeout(100)
-        continue
-      }
-      throw new Error(`Find peer ${peerId} failed: ${name ?? 'unnamed error'}: ${await alert.first().textContent() ?? ''}`)
+    await this.findPeerButton.click()
+    await expect(this.findPeerResult.or(alert).first()).toBeVisible({ timeout: LOOKUP_TIMEOUT_MS })
+    if (await this.findPeerResult.isVisible()) {
+      return (await this.addressesFound.getByRole('listitem').allTextContents()).map(text => text.trim())
     }
+    const name = await alert.first().getAttribute('data-error-name')
+    throw new Error(`Find peer ${peerId} failed: ${name ?? 'unnamed error'}: ${await alert.first().textContent() ?? ''}`)
   }
 
   /** Clicks Find peer and leaves checking the outcome (usually an error) to the caller. */

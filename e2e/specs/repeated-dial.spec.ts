@@ -48,7 +48,7 @@ test(`${DIALS} consecutive tab-to-tab WebRTC dials all succeed, nearly all on th
   const id2 = await tab2.peerId()
   const id3 = await tab3.peerId()
   // Learn tab 2's addresses once, through the DHT, as a user would.
-  await tab3.findPeer(id2, { retryNotFoundForMs: 5000 })
+  await tab3.findPeer(id2)
 
   const dials: DialRecord[] = []
   let redone = 0

@@ -28,6 +28,8 @@ export interface AppConfig {
   maxDirectConnections: number
   /** `?scheduler=off`: no background discovery (the original demo's manual mode). */
   scheduler: boolean
+  /** `?dhtStreams=fresh`: a stream per DHT request, as stock kad-dht (the bench's baseline). */
+  reuseDhtStreams: boolean
 }
 
 /**
@@ -43,7 +45,8 @@ export function readAppConfig (search: string): AppConfig {
     iceServers,
     webrtc: params.get('webrtc') !== 'off',
     maxDirectConnections: Number.isInteger(direct) && direct >= 0 && direct <= 64 ? direct : 8,
-    scheduler: params.get('scheduler') !== 'off'
+    scheduler: params.get('scheduler') !== 'off',
+    reuseDhtStreams: params.get('dhtStreams') !== 'fresh'
   }
 }
 
@@ -59,6 +62,7 @@ export async function startApp (config: AppConfig): Promise<WebkadSession> {
     webrtc: config.webrtc,
     maxDirectConnections: config.maxDirectConnections,
     scheduler: config.scheduler,
+    reuseDhtStreams: config.reuseDhtStreams,
     storage: window.sessionStorage,
     // One IndexedDB database per identity: a duplicated tab's new identity starts a fresh history.
     openChatDatastore: async (peerId) => {

@@ -2,7 +2,8 @@ import { MemoryDatastore } from 'datastore-core'
 import { DhtOperations } from './dht/dht-operations.ts'
 import { kadInternals } from './dht/kad-internals.ts'
 import { guardRecords } from './dht/record-guard.ts'
-import { watchRoutingTable } from './dht/routing-table-view.ts'
+import { waitForRoutingTablePeer, watchRoutingTable } from './dht/routing-table-view.ts'
+import { raceSignal } from './operation.ts'
 import { watchConnections } from './network/connections.ts'
 import { closeDuplicateWebRTCConnections } from './network/duplicate-connections.ts'
 import { createWebkadNode } from './node.ts'
@@ -23,11 +24,16 @@ export interface LiveNode {
   datastore: Datastore
   connections: ReadableStore<readonly ConnectionSummary[]>
   routingTable: ReadableStore<RoutingTableSnapshot>
+  /**
+   * Resolves when the DHT can serve a query at once: `relay` is in the routing table and
+   * kad-dht's first self-query has run.
+   */
+  dhtReady(relay: PeerId, signal: AbortSignal): Promise<void>
   /** Detaches the views and stops the node. */
   stop(): Promise<void>
 }
 
-export type LiveNodeInit = Pick<WebkadNodeInit, 'bootnodes' | 'iceServers' | 'webrtc' | 'chatDatastore'> & { privateKey: PrivateKey }
+export type LiveNodeInit = Pick<WebkadNodeInit, 'bootnodes' | 'iceServers' | 'webrtc' | 'chatDatastore' | 'dht'> & { privateKey: PrivateKey }
 
 /** Starts a tab's node (records guarded, in memory) and the views that follow it. */
 export async function startLiveNode (init: LiveNodeInit): Promise<LiveNode> {
@@ -47,6 +53,10 @@ export async function startLiveNode (init: LiveNodeInit): Promise<LiveNode> {
     datastore,
     connections: connections.store,
     routingTable: routingTable.store,
+    async dhtReady (relay, signal) {
+      await waitForRoutingTablePeer(kad, relay, signal)
+      await raceSignal(kad.initialSelfQuery(), signal)
+    },
     async stop () {
       node.removeEventListener('peer:disconnect', forgetDisconnected)
       stopDeduplicating()

@@ -35,6 +35,8 @@ export interface SessionInit {
   maxDirectConnections?: number
   /** false: no background tasks (discovery stays manual, as in the original demo). @default true */
   scheduler?: boolean
+  /** false: a stream per DHT request, as stock kad-dht does (the bench's baseline). @default true */
+  reuseDhtStreams?: boolean
 }
 
 

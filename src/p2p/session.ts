@@ -88,11 +88,11 @@ export class WebkadSession {
     await this.disconnect()
     this.relay.begin(bootnodes)
     this.chatDatastore ??= this.init.openChatDatastore?.(this.peerId.toString())
-    const live = await startLiveNode({ privateKey: this.init.privateKey, bootnodes, iceServers: this.init.iceServers, webrtc: this.init.webrtc, chatDatastore: await this.chatDatastore })
+    const live = await startLiveNode({ privateKey: this.init.privateKey, bootnodes, iceServers: this.init.iceServers, webrtc: this.init.webrtc, chatDatastore: await this.chatDatastore, dht: { reuseStreams: this.init.reuseDhtStreams ?? true } })
     this.live = live
     this.unfollow = [this.connectionsView.follow(live.connections), this.routingTableView.follow(live.routingTable), this.conversationsView.follow(live.node.services.chat.conversations)]
     try {
-      await this.relay.connect(live.node, options)
+      await this.relay.connect(live.node, { ...options, dhtReady: live.dhtReady })
       this.init.storage?.setItem(LAST_BOOTNODES_KEY, bootnodeText)
       if (this.init.scheduler === false) return
       this.scheduler = startNetworkScheduler({ ...live, relay: this.relay, authored: this.authoredRecords, maxDirectConnections: this.init.maxDirectConnections ?? 8, trace: () => this.queryLog.progressHandler() })

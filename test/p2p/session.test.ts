@@ -68,6 +68,9 @@ describe('WebkadSession', () => {
     expect(state.listenAddrs.some(address => address.includes('/p2p-circuit'))).toBe(true)
     expect(state.timings.relayConnectedMs).toBeGreaterThan(0)
     expect(state.timings.reservationMs).toBeGreaterThanOrEqual(state.timings.relayConnectedMs ?? 0)
+    // Online means the DHT is ready: the relay is in the routing table and the first self-query ran.
+    expect(state.timings.dhtReadyMs).toBeGreaterThanOrEqual(state.timings.reservationMs ?? 0)
+    expect(session.kad?.routingTablePeers().map(contact => contact.peerId.toString())).toContain(relay.node.peerId.toString())
     expect(relay.node.services.relay.reservations.has(session.peerId)).toBe(true)
     expect(storage.getItem(LAST_BOOTNODES_KEY)).toBe(bootnode)
     expect(session.connections.getSnapshot().map(row => row.remotePeer)).toContain(relay.node.peerId.toString())
@@ -90,11 +93,11 @@ describe('WebkadSession', () => {
     await expect(session.findPeer(relay.node.peerId.toString())).rejects.toMatchObject({ name: 'NotConnectedError' })
   })
 
-  it('finds a peer, puts and gets a record through the relay, each traced in the query log', async () => {
+  it('finds a peer on the first try right after Online, puts and gets a record, each traced in the query log', async () => {
     const [a, b] = [await newSession(), await newSession()]
-    await Promise.all([a.connect(bootnode), b.connect(bootnode)])
-    // The relay adds a tab to its table once identify shows its DHT protocol and addresses.
-    const found = await vi.waitFor(async () => await a.findPeer(b.peerId.toString(), { timeoutMs: 2_000 }), { timeout: 10_000, interval: 100 })
+    await b.connect(bootnode)
+    await a.connect(bootnode)
+    const found = await a.findPeer(b.peerId.toString())
     expect(found.peerId).toBe(b.peerId.toString())
     expect(found.addresses.some(address => address.includes('/p2p-circuit'))).toBe(true)
 

@@ -33,7 +33,8 @@ describe('parseRelayConfig', () => {
       inboundPerMinutePerPeer: RELAY_DEFAULTS.inboundPerMinutePerPeer,
       maxCircuitsPerPeer: RELAY_DEFAULTS.maxCircuitsPerPeer,
       maxCircuitsPerIp: RELAY_DEFAULTS.maxCircuitsPerPeer * RELAY_DEFAULTS.maxReservations,
-      bootstrap: []
+      bootstrap: [],
+      dhtStreams: 'reuse'
     })
     // Per IP, the defaults let every local tab (all from 127.0.0.1) use the whole relay.
     expect(RELAY_DEFAULTS.maxReservationsPerIp).toBe(RELAY_DEFAULTS.maxReservations)
@@ -62,7 +63,8 @@ describe('parseRelayConfig', () => {
       inboundPerMinutePerPeer: 12,
       maxCircuitsPerPeer: 6,
       maxCircuitsPerIp: 20,
-      bootstrap: []
+      bootstrap: [],
+      dhtStreams: 'reuse'
     })
   })
 
@@ -203,6 +205,19 @@ describe('parseRelayConfig', () => {
     expect(parseRelayConfig(['--help'])).toBe(HELP_REQUESTED)
     expect(parseRelayConfig(['--port', 'abc', '--help'])).toBe(HELP_REQUESTED)
     expect(RELAY_USAGE).toContain('--port')
+  })
+})
+
+describe('parseRelayConfig --dht-streams', () => {
+  it('reuses DHT streams by default; fresh is the stock baseline; anything else is refused in one line', () => {
+    expect(parsed([]).dhtStreams).toBe('reuse')
+    expect(parsed(['--dht-streams', 'fresh']).dhtStreams).toBe('fresh')
+    expect(parsed(['--dht-streams', 'reuse']).dhtStreams).toBe('reuse')
+    for (const bad of ['', 'FRESH', 'yes', '1']) {
+      const error = configError(['--dht-streams', bad])
+      expect(error.name).toBe('RelayConfigError')
+      expect(error.message).toBe(`--dht-streams must be reuse or fresh, got "${bad}"`)
+    }
   })
 })
 

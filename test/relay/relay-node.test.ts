@@ -6,6 +6,7 @@ import { fromString } from 'uint8arrays'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { startRelay } from '../../relay/relay-node.ts'
 import { kadInternals } from '../../src/p2p/dht/kad-internals.ts'
+import { waitForReservation } from '../../src/p2p/network/relay-connection.ts'
 import { createSignedRecord, validateRecord } from '../../src/p2p/dht/records.ts'
 import { within } from '../helpers/wait.ts'
 import { createTestClient, tempDirs, testRelayConfig } from './helpers.ts'
@@ -109,6 +110,23 @@ describe('relay reservations', () => {
     await stopClient(client)
     await vi.waitFor(() => { expect(reservations.size, 'reservations after the tab left').toBe(0) }, within(10_000))
     await vi.waitFor(() => { expect(routingTable.size, 'the relay routing table after the tab left').toBe(0) }, within(10_000))
+  })
+
+  it('has a tab in its routing table, with its relayed address in FIND_NODE answers, by the time the tab sees its reservation', async () => {
+    const relay = await relayOn(testRelayConfig(await dirs.make()))
+    const client = await clientOf(relay)
+    // The moment the client holds the reservation (its circuit address appears), not later.
+    await waitForReservation(client, AbortSignal.timeout(10_000))
+    const relayKad = kadInternals(relay.node.services.dht)
+    expect(relayKad.routingTablePeers().map(contact => contact.peerId.toString())).toContain(client.peerId.toString())
+    const other = await clientOf(relay)
+    await waitForReservation(other, AbortSignal.timeout(10_000))
+    // A real FIND_NODE from another tab: the answer carries the first tab's relayed address.
+    const addresses: string[] = []
+    for await (const event of other.services.dht.getClosestPeers(client.peerId.toMultihash().bytes, { signal: AbortSignal.timeout(10_000) })) {
+      if (event.name === 'PEER_RESPONSE') for (const peer of event.closer) if (peer.id.equals(client.peerId)) addresses.push(...peer.multiaddrs.map(String))
+    }
+    expect(addresses).toContain(`${relay.node.getMultiaddrs()[0]!.toString()}/p2p-circuit/p2p/${client.peerId.toString()}`)
   })
 
   it('gives a freed reservation slot to the next tab (a full relay does not stay full)', async () => {

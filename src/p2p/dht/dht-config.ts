@@ -25,6 +25,10 @@ export function webkadDHT (init: Partial<KadDHTInit> = {}): (components: KadDHTC
     clientMode: false,
     // The default mapper strips loopback/private addresses, so local tabs would never enter tables.
     peerInfoMapper: passthroughMapper,
+    // kad-dht holds every query back until its first self-query has run, and starts that 1 s
+    // after start: a tab's first Find peer took 0.8-2.2 s. Started at once, it runs as soon as the
+    // relay is in the routing table (tens of ms), and Online waits for it (network/relay-connection.ts).
+    initialQuerySelfInterval: 0,
     validators: { [RECORD_NAMESPACE]: validateWebkadRecord },
     selectors: { [RECORD_NAMESPACE]: selectWebkadRecord },
     ...init

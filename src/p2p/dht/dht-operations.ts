@@ -4,6 +4,7 @@ import { equals, fromString } from 'uint8arrays'
 import { InvalidRecordError, NoPeersError, PeerNotFoundError, RecordNotFoundError } from '../errors.ts'
 import { describeQueryFailure, kadProgressEvent, kadQueryEventOf, newQueryId } from './dht-progress.ts'
 import { kadInternals } from './kad-internals.ts'
+import { waitForRoutingTablePeer } from './routing-table-view.ts'
 import { compareDistances, kadIdOfKey, kadIdOfPeer, xorDistance } from './kad-math.ts'
 import { createSignedRecord, parseRecordKey, selectRecord, validateRecord } from './records.ts'
 import type { DhtProgressOptions, DhtQueryStart } from './dht-progress.ts'
@@ -100,6 +101,8 @@ interface RunningQuery {
 }
 
 const NO_PEERS = 'No peers to ask: the routing table is empty (is the relay connected?).'
+/** How long a query begun with an empty routing table waits for a first peer. */
+const FIRST_PEER_TIMEOUT_MS = 5_000
 
 /**
  * webkad's DHT operations on top of kad-dht: signed Put, Get with quorum, correction of
@@ -129,12 +132,13 @@ export class DhtOperations {
     const keyBytes = fromString(key)
     // Validate everything (size, owner) before any network work.
     await createSignedRecord(this.privateKey, this.node.peerId, { key, payload, sequence: 0n, lifetimeMs: options.lifetimeMs })
-    if (this.kad.routingTable.size === 0) throw new NoPeersError('There are no peers to store the record on (is the relay connected?).')
     const answered = new Set<string>()
+    // The read waits for a first DHT peer if there is none yet (see runQuery).
     const current = await this.findValue(key, { ...options, quorum: 0, label: `${key} (read before Put)` }, { repair: false, answered }).catch((err: unknown) => {
       if ((err as Error).name === 'RecordNotFoundError') return undefined
       throw err
     })
+    if (this.kad.routingTable.size === 0) throw new NoPeersError('There are no peers to store the record on (is the relay connected?).')
     const sequence = (current?.record.sequence ?? 0n) + 1n
     const value = await createSignedRecord(this.privateKey, this.node.peerId, { key, payload, sequence, lifetimeMs: options.lifetimeMs })
     const { expiresAt } = await validateRecord(keyBytes, value)
@@ -360,6 +364,13 @@ export class DhtOperations {
     }
     emit({ type: 'webkad:dht:query-start', detail: { ...start, queryId } })
     try {
+      if (this.kad.routingTable.size === 0) {
+        // Just after Connect the relay may not be in the table yet: wait for it rather than fail.
+        emit({ type: 'webkad:dht:waiting-for-peer', detail: { queryId, timeoutMs: FIRST_PEER_TIMEOUT_MS } })
+        await waitForRoutingTablePeer(this.kad, undefined, AbortSignal.any([options.signal, AbortSignal.timeout(FIRST_PEER_TIMEOUT_MS)])).catch((err: unknown) => {
+          if (options.signal.aborted) throw err
+        })
+      }
       const { result, summary } = await work(query)
       emit({ type: 'webkad:dht:query-end', detail: { queryId, status: 'done', summary, durationMs: query.elapsed() } })
       return result

@@ -10,6 +10,8 @@ import type { QueryEvent } from '@libp2p/kad-dht'
 export type DhtProgressEvent =
   | { type: 'webkad:dht:query-start', detail: DhtQueryStart }
   | { type: 'webkad:dht:query-end', detail: DhtQueryEnd }
+  /** The routing table was empty when the query began: it waits (boundedly) for a first peer. */
+  | { type: 'webkad:dht:waiting-for-peer', detail: { queryId: string, timeoutMs: number } }
   | { type: KadQueryEventType, detail: QueryEvent }
 
 export type QueryOperation = 'put' | 'get' | 'find-peer' | 'closest-peers'

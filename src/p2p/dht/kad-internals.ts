@@ -87,6 +87,11 @@ export interface KadInternals {
   localKadId(): Uint8Array
   /** kad-dht's routing-table refresh (tests of the refresh patch only). */
   routingTableRefresh(): KadRefreshInternals
+  /**
+   * Resolves once kad-dht's first self-query has run: until then kad-dht holds every other
+   * query back (its QueryManager awaits the same promise).
+   */
+  initialSelfQuery(): Promise<void>
 }
 
 const adapters = new WeakMap<KadDHT, KadInternals>()
@@ -106,6 +111,7 @@ function buildAdapter (dht: KadDHT): KadInternals {
     onPeerConnect?: KadInternals['onPeerConnect']
     routingTable?: Partial<KadRoutingTableInternals>
     routingTableRefresh?: Partial<KadRefreshInternals>
+    querySelf?: { initialQuerySelfHasRun?: { promise: Promise<void> } }
     network?: Partial<KadNetworkInternals>
     contentFetching?: Partial<KadContentFetchingInternals>
   }
@@ -165,6 +171,12 @@ function buildAdapter (dht: KadDHT): KadInternals {
       const kadId = buckets()?.localPeer?.kadId
       if (!(kadId instanceof Uint8Array)) throw new KadInternalsChangedError('@libp2p/kad-dht internals changed: routingTable.kb.localPeer.kadId not found')
       return kadId
+    },
+    async initialSelfQuery () {
+      const querySelf = candidate.querySelf
+      if (querySelf == null || typeof querySelf !== 'object') throw new KadInternalsChangedError('@libp2p/kad-dht internals changed: querySelf not found')
+      // Cleared once the first self-query has run.
+      await querySelf.initialQuerySelfHasRun?.promise
     },
     routingTableRefresh () {
       const refresh = candidate.routingTableRefresh

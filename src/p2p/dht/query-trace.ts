@@ -28,6 +28,7 @@ export type TraceEvent =
   | { kind: 'dial-peer', at: number, path: number, peer: TracePeer }
   | { kind: 'path-ended', at: number, path: number }
   | { kind: 'provider', at: number, path: number, from: TracePeer }
+  | { kind: 'waiting-for-peer', at: number, path: number }
 
 export type QueryStatus = 'running' | 'done' | 'failed' | 'cancelled'
 
@@ -86,8 +87,11 @@ export class QueryLog {
       } else if (progress.type === 'webkad:dht:query-end') {
         if (current?.trace.id === progress.detail.queryId) this.end(current, progress.detail)
         current = undefined
+      } else if (progress.type === 'webkad:dht:waiting-for-peer') {
+        if (current != null) this.record(current, { kind: 'waiting-for-peer', at: performance.now() - current.started, path: -1 })
       } else if (current != null) {
-        this.record(current, progress.detail)
+        const converted = convertEvent(progress.detail, performance.now() - current.started, current.tracePeer)
+        if (converted != null) this.record(current, converted)
       }
     }
   }
@@ -130,10 +134,8 @@ export class QueryLog {
     return live
   }
 
-  private record (live: LiveQuery, event: QueryEvent): void {
+  private record (live: LiveQuery, converted: TraceEvent): void {
     if (live.events.length >= MAX_EVENTS_PER_QUERY) return
-    const converted = convertEvent(event, performance.now() - live.started, live.tracePeer)
-    if (converted == null) return
     live.events.push(converted)
     if (converted.kind === 'final-peer') live.finalPeers.set(converted.peer.peer, converted.peer)
     this.commit(live, { messagesSent: live.trace.messagesSent + (converted.kind === 'send-query' ? 1 : 0) })

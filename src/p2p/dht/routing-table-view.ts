@@ -5,6 +5,7 @@ import type { KadInternals, RoutingTableEventName } from './kad-internals.ts'
 import type { ConnectionTransport } from '../network/connections.ts'
 import type { ReadableStore } from '../stores/store.ts'
 import type { WebkadNode } from '../node.ts'
+import type { PeerId } from '@libp2p/interface'
 
 export type PeerConnectionState = ConnectionTransport | 'none'
 
@@ -89,4 +90,28 @@ export function buildSnapshot (node: WebkadNode, kad: KadInternals, localKadId: 
     .sort(([a], [b]) => b - a)
     .map(([commonPrefixLength, peers]) => ({ commonPrefixLength, peers: peers.sort((a, b) => a.distanceLog2 - b.distanceLog2) }))
   return { localKadId: toHex(localKadId), kBucketSize: kad.routingTable.kBucketSize, size: kad.routingTable.size, buckets }
+}
+
+/**
+ * Resolves once `peer` is in the routing table (any peer but this node when omitted); rejects
+ * with the signal's reason when it aborts first.
+ */
+export async function waitForRoutingTablePeer (kad: KadInternals, peer: PeerId | undefined, signal: AbortSignal): Promise<void> {
+  const present = (): boolean => peer == null ? kad.routingTable.size > 0 : kad.routingTablePeers().some(contact => contact.peerId.equals(peer))
+  if (present()) return
+  signal.throwIfAborted()
+  await new Promise<void>((resolve, reject) => {
+    const check = (): void => {
+      if (!present()) return
+      cleanup()
+      resolve()
+    }
+    const onAbort = (): void => { cleanup(); reject(signal.reason) }
+    const cleanup = (): void => {
+      kad.routingTable.removeEventListener('peer:add', check)
+      signal.removeEventListener('abort', onAbort)
+    }
+    kad.routingTable.addEventListener('peer:add', check)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
 }

@@ -47,6 +47,9 @@ export async function dialDirect (node: WebkadNode, target: PeerId, options: Dir
   for (let attempt = 1; attempt <= WEBRTC_DIAL_ATTEMPTS; attempt++) {
     try {
       const connection = await node.dial(address, { signal })
+      // libp2p hands a dial that meets one already under way (e.g. kad-dht dialling the peer's
+      // relayed address during the lookup above) that dial's connection: not a direct one.
+      if (!WebRTC.matches(connection.remoteAddr)) throw new DirectDialFailedError(`the dial joined a ${connection.limits != null ? 'limited relayed' : 'non-WebRTC'} connection`)
       return { peerId: target.toString(), remoteAddr: connection.remoteAddr.toString(), durationMs: performance.now() - startedAt, attempts: attempt, reused: false }
     } catch (err) {
       if (signal.aborted) throw err

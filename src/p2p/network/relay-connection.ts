@@ -19,6 +19,8 @@ export type NodeStatus = 'offline' | 'connecting' | 'online' | 'relay-lost'
 export interface ConnectTimings {
   relayConnectedMs?: number
   reservationMs?: number
+  /** The relay in the routing table and kad-dht's first self-query done: Online. */
+  dhtReadyMs?: number
 }
 
 export interface SessionState {
@@ -37,6 +39,8 @@ export type ReservationCheck =
   | { reserved: true, relayPeerId: string, redialed: boolean }
   | { reserved: false }
 
+/** Online waits at most this long for the DHT to be ready (it is within tens of ms normally). */
+const DHT_READY_TIMEOUT_MS = 5_000
 const RELAY_DIAL_TIMEOUT_MS = 10_000
 const RESERVATION_TIMEOUT_MS = 15_000
 /** How long a redial waits for the circuit transport to reserve again. */
@@ -75,10 +79,11 @@ export class RelayConnection {
   }
 
   /**
-   * Dials the first reachable bootnode of `begin` and waits for the relay's reservation; the
-   * status is `online` when it resolves. Throws BootnodeUnreachableError or ReservationFailedError.
+   * Dials the first reachable bootnode of `begin` and waits for the relay's reservation, for the
+   * relay to know our addresses and for `dhtReady`; the status is `online` when it resolves, so a
+   * first click on Find peer works. Throws BootnodeUnreachableError or ReservationFailedError.
    */
-  async connect (node: WebkadNode, options: OperationOptions = {}): Promise<void> {
+  async connect (node: WebkadNode, options: OperationOptions & { dhtReady?(relay: PeerId, signal: AbortSignal): Promise<void> } = {}): Promise<void> {
     const { bootnodes, startedAt } = this
     this.node = node
     this.detachNode = this.watch(node)
@@ -93,9 +98,16 @@ export class RelayConnection {
         }
         throw err
       })
-    // Announce the relayed addresses now rather than after identify-push's debounce.
+    this.store.update(state => ({ ...state, timings: { ...state.timings, reservationMs: performance.now() - startedAt } }))
+    // Announce the relayed addresses now rather than after the address manager's debounce: until
+    // the relay knows them, other tabs' FindPeer cannot return this tab.
     void node.services.identifyPush.push().catch(() => {})
-    this.store.update(state => ({ ...state, status: 'online', timings: { ...state.timings, reservationMs: performance.now() - startedAt } }))
+    const ready = AbortSignal.any([AbortSignal.timeout(DHT_READY_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
+    await options.dhtReady?.(relay, ready).catch((err: unknown) => {
+      if (options.signal?.aborted === true) throw err
+      log('DHT not ready %d ms after the reservation - %e', DHT_READY_TIMEOUT_MS, err)
+    })
+    this.store.update(state => ({ ...state, status: 'online', timings: { ...state.timings, dhtReadyMs: performance.now() - startedAt } }))
     log('online after %d ms', performance.now() - startedAt)
   }
 

@@ -47,6 +47,7 @@ export function ConnectPanel ({ session, initialBootnodes }: { session: WebkadSe
         <p className="hint">
           Relay connected in {formatMs(state.timings.relayConnectedMs)}
           {state.timings.reservationMs != null && <>, reservation held after {formatMs(state.timings.reservationMs)}</>}
+          {state.timings.dhtReadyMs != null && <>, DHT ready after {formatMs(state.timings.dhtReadyMs)}</>}
         </p>
       )}
     </section>

@@ -77,5 +77,6 @@ function describeEvent (event: TraceEvent): string {
     case 'add-peer': case 'dial-peer': return `${head} ${event.peer.peer}`
     case 'provider': return `${head} provider ${event.from.peer}`
     case 'path-ended': return head.trimEnd()
+    case 'waiting-for-peer': return `${head} waiting for the first DHT peer (the routing table is empty)`
   }
 }

@@ -26,9 +26,9 @@ let networkCounter = 0
 
 /**
  * Starts `count` real webkad nodes (createWebkadNode on the memory transport) and connects
- * every pair, so the routing tables hold everyone and lookups are exact.
+ * every pair (unless `connect: false`), so the routing tables hold everyone and lookups are exact.
  */
-export async function startDhtNetwork (count: number, kBucketSize: number): Promise<TestDhtNode[]> {
+export async function startDhtNetwork (count: number, kBucketSize: number, options: { connect?: boolean } = {}): Promise<TestDhtNode[]> {
   const network = ++networkCounter
   const nodes: TestDhtNode[] = []
   for (let index = 0; index < count; index++) {
@@ -62,6 +62,7 @@ export async function startDhtNetwork (count: number, kBucketSize: number): Prom
       }
     })
   }
+  if (options.connect === false) return nodes
   for (let a = 0; a < nodes.length; a++) {
     for (let b = a + 1; b < nodes.length; b++) {
       const target = nodes[b]?.node.getMultiaddrs()[0]

@@ -1,6 +1,6 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { fromString } from 'uint8arrays'
 import { DhtOperations } from '../../../src/p2p/dht/dht-operations.ts'
 import { compareDistances, kadIdOfKey, kadIdOfPeer, xorDistance } from '../../../src/p2p/dht/kad-math.ts'
@@ -221,5 +221,22 @@ describe('DhtOperations on a network of real kad-dht nodes', () => {
     const failures: DhtProgressEvent[] = []
     await expect(operationsFor(nodes[3]!).get('/webkad/never-there', { signal: signal(), onProgress: (event) => { failures.push(event) } })).rejects.toMatchObject({ name: 'RecordNotFoundError' })
     expect(failures.at(-1)).toMatchObject({ type: 'webkad:dht:query-end', detail: { status: 'failed' } })
+  })
+})
+
+describe('DhtOperations started before the routing table has a peer', () => {
+  it('waits for the first DHT peer (a visible progress step) instead of failing with no-peers', async () => {
+    const [lonely, other] = await startDhtNetwork(2, K, { connect: false })
+    try {
+      const events: DhtProgressEvent[] = []
+      const get = operationsFor(lonely!).get('/webkad/not-yet', { signal: signal(), onProgress: (event) => { events.push(event) } })
+      await vi.waitFor(() => { expect(events.map(event => event.type)).toContain('webkad:dht:waiting-for-peer') })
+      await lonely!.node.dial(other!.node.getMultiaddrs()[0]!)
+      // It asked the peer that arrived: the key is missing, not the peers.
+      await expect(get).rejects.toMatchObject({ name: 'RecordNotFoundError', reason: 'no-record' })
+      expect(events.filter(event => event.type === 'kad-dht:query:send-query').length).toBeGreaterThan(0)
+    } finally {
+      await stopDhtNetwork([lonely!, other!])
+    }
   })
 })

@@ -5,25 +5,36 @@ import type { Plugin } from 'vite'
 const relayHttpPort = process.env.WEBKAD_HTTP_PORT ?? 9091
 
 /**
- * Fails the build if kad-dht's generated prefix table gets into the bundle (~100 kB minified,
- * ~44 kB gzip). patches/@libp2p+kad-dht+*.patch makes routing-table refresh compute its keys
- * instead; the table comes back when the patch is not applied (`npm install --ignore-scripts`
- * skips patch-package) or no longer applies after an upgrade.
+ * Fails the build if code a patch keeps out of the bundle gets back in: the patch is not applied
+ * (`npm install --ignore-scripts` skips patch-package) or no longer applies after an upgrade.
+ * - kad-dht's generated prefix table (~44 kB gzip): patches/@libp2p+kad-dht+*.patch makes
+ *   routing-table refresh compute its keys instead.
+ * - secp256k1 (@noble/curves, ~7 kB gzip): patches/@libp2p+crypto+*.patch maps its key code to
+ *   an Ed25519-only stub in the browser build.
  */
-function noKadPrefixTable (): Plugin {
+function keptOutOfTheBundle (): Plugin {
+  const kept = [
+    { pattern: /[\\/]@libp2p[\\/]kad-dht[\\/].*generated-prefix-list/, patch: '@libp2p/kad-dht' },
+    { pattern: /[\\/]@noble[\\/]curves[\\/]secp256k1/, patch: '@libp2p/crypto' }
+  ]
   return {
-    name: 'webkad:no-kad-prefix-table',
+    name: 'webkad:kept-out-of-the-bundle',
     apply: 'build',
-    load (id) {
-      if (/[\\/]@libp2p[\\/]kad-dht[\\/].*generated-prefix-list/.test(id)) {
-        this.error(`${id} is in the bundle: the @libp2p/kad-dht patch is not applied (run \`npx patch-package\`)`)
+    // Checked on the output, not on load: a module can be loaded and then tree-shaken away.
+    generateBundle (_options, bundle) {
+      for (const output of Object.values(bundle)) {
+        if (output.type !== 'chunk') continue
+        for (const [id, module] of Object.entries(output.modules)) {
+          const found = kept.find(entry => entry.pattern.test(id))
+          if (found != null && module.renderedLength > 0) this.error(`${id} is in the bundle: the ${found.patch} patch is not applied (run \`npx patch-package\`)`)
+        }
       }
     }
   }
 }
 
 export default defineConfig({
-  plugins: [react(), noKadPrefixTable()],
+  plugins: [react(), keptOutOfTheBundle()],
   build: {
     outDir: 'dist',
     // Every browser with WebRTC and the APIs libp2p uses runs ES2022 (esnext is no smaller).

@@ -286,7 +286,8 @@ function withRelayedAddress (peer: PeerInfo, node: RelayNode | undefined): PeerI
 /** Whether `peer` supports webkad's DHT, waiting for its identify if that has not arrived yet. */
 async function speaksDht (node: RelayNode, peer: PeerId, signal: AbortSignal): Promise<boolean> {
   const known = await node.peerStore.get(peer).then(info => info.protocols, (): string[] => [])
-  if (known.includes(DHT_PROTOCOL)) return true
+  // Identified already (a client without the DHT answers at once: its reservation must not wait).
+  if (known.length > 0) return known.includes(DHT_PROTOCOL)
   return await new Promise<boolean>((resolve) => {
     const onIdentify = (event: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void => {
       if (!event.detail.peerId.equals(peer)) return

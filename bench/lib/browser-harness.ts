@@ -7,7 +7,7 @@ import { allowTsxPageFunctions, launchBrowser } from '../../test/harness/browser
 import { watchPageErrors } from '../../test/harness/page-errors.ts'
 import { startRelayProcess } from '../../test/harness/relay-process.ts'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import type { RelayProcess } from '../../test/harness/relay-process.ts'
+import type { RelayProcess, RelayProcessOptions } from '../../test/harness/relay-process.ts'
 import type { BenchOptions } from './types.ts'
 
 /** Options of a browser benchmark: it launches its own Chromium unless given one. */
@@ -47,12 +47,26 @@ export interface BenchTab {
   peerId: string
 }
 
-export async function openWorld (options: { browser?: Browser } = {}): Promise<BenchWorld> {
+export interface WorldOptions {
+  /** Chromium to open the context in; launched (and closed with the world) when not given. */
+  browser?: Browser
+  /**
+   * Extra relay/main.ts flags, e.g. `['--dht-streams', 'fresh']`. Passed as
+   * `RelayProcessOptions.args`, which test/harness/relay-process.ts appends to the relay's argv
+   * (a harness without that field ignores them: check the relay's behaviour, not the flag).
+   */
+  relayArgs?: string[]
+  /** Query appended to every tab's URL in this world (e.g. `dhtStreams=fresh`), before `OpenTabOptions.query`. */
+  tabQuery?: string
+}
+
+export async function openWorld (options: WorldOptions = {}): Promise<BenchWorld> {
   const ownBrowser = options.browser == null
   const browser = options.browser ?? await launchBrowser()
   let relay: RelayProcess
   try {
-    relay = await startRelayProcess()
+    const relayOptions: RelayProcessOptions & { args?: string[] } = options.relayArgs != null ? { args: options.relayArgs } : {}
+    relay = await startRelayProcess(relayOptions)
   } catch (err) {
     if (ownBrowser) await browser.close()
     throw err
@@ -69,7 +83,8 @@ export async function openWorld (options: { browser?: Browser } = {}): Promise<B
       const label = `tab ${++tabs}`
       const page = await context.newPage()
       watchPageErrors(page, label, pageErrors)
-      const url = tabOptions.query == null ? relay.appUrl : `${relay.appUrl}?${tabOptions.query}`
+      const query = [options.tabQuery, tabOptions.query].filter(part => part != null && part !== '').join('&')
+      const url = query === '' ? relay.appUrl : `${relay.appUrl}?${query}`
       await page.goto(url)
       await page.waitForFunction(() => window.webkad != null, undefined, { timeout: 20_000 })
       const peerId = await page.evaluate(() => window.webkad?.peerId ?? '')
@@ -142,7 +157,7 @@ export async function sleep (ms: number): Promise<void> {
 }
 
 /** Runs `body` with a world, always closing it. */
-export async function withWorld<T> (options: { browser?: Browser }, body: (world: BenchWorld) => Promise<T>): Promise<T> {
+export async function withWorld<T> (options: WorldOptions, body: (world: BenchWorld) => Promise<T>): Promise<T> {
   const world = await openWorld(options)
   try {
     return await body(world)

@@ -39,7 +39,7 @@ export interface CounterMark {
   dhtStreamsReset: number
   /** Entries in `dhtStreamOpenMs` so far. */
   dhtOpenTimes: number
-  /** Outbound streams opened per protocol. */
+  /** Outbound streams opened per protocol; `<protocols> (failed: <error>)` for newStream calls that threw. */
   byProtocol: Record<string, number>
 }
 
@@ -113,13 +113,16 @@ export function installPageCounters (): void {
     const onWebRTC = connection.remoteAddr.toString().includes('/webrtc')
     const remote = connection.remotePeer.toString() === relayPeerId ? 'relay' : 'tab'
     connection.newStream = async (protocols, options) => {
-      const isDht = (Array.isArray(protocols) ? protocols : [protocols]).includes(dhtProtocol)
+      const asked = Array.isArray(protocols) ? protocols : [protocols]
+      const isDht = asked.includes(dhtProtocol)
       const startedAt = performance.now()
       let stream: Stream
       try {
         stream = await original.call(connection, protocols, options)
       } catch (err) {
         if (isDht) counts.dhtStreamFailures++
+        const key = `${asked.join('|')} (failed: ${(err as Error).name})`
+        byProtocol[key] = (byProtocol[key] ?? 0) + 1
         throw err
       }
       counts.streams++

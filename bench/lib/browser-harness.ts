@@ -50,11 +50,7 @@ export interface BenchTab {
 export interface WorldOptions {
   /** Chromium to open the context in; launched (and closed with the world) when not given. */
   browser?: Browser
-  /**
-   * Extra relay/main.ts flags, e.g. `['--dht-streams', 'fresh']`. Passed as
-   * `RelayProcessOptions.args`, which test/harness/relay-process.ts appends to the relay's argv
-   * (a harness without that field ignores them: check the relay's behaviour, not the flag).
-   */
+  /** Extra relay/main.ts flags, e.g. `['--dht-streams', 'fresh']` (appended to the relay's argv). */
   relayArgs?: string[]
   /** Query appended to every tab's URL in this world (e.g. `dhtStreams=fresh`), before `OpenTabOptions.query`. */
   tabQuery?: string
@@ -65,7 +61,7 @@ export async function openWorld (options: WorldOptions = {}): Promise<BenchWorld
   const browser = options.browser ?? await launchBrowser()
   let relay: RelayProcess
   try {
-    const relayOptions: RelayProcessOptions & { args?: string[] } = options.relayArgs != null ? { args: options.relayArgs } : {}
+    const relayOptions: RelayProcessOptions = options.relayArgs != null ? { args: options.relayArgs } : {}
     relay = await startRelayProcess(relayOptions)
   } catch (err) {
     if (ownBrowser) await browser.close()

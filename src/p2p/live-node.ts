@@ -3,7 +3,6 @@ import { DhtOperations } from './dht/dht-operations.ts'
 import { kadInternals } from './dht/kad-internals.ts'
 import { guardRecords } from './dht/record-guard.ts'
 import { waitForRoutingTablePeer, watchRoutingTable } from './dht/routing-table-view.ts'
-import { raceSignal } from './operation.ts'
 import { watchConnections } from './network/connections.ts'
 import { closeDuplicateWebRTCConnections } from './network/duplicate-connections.ts'
 import { createWebkadNode } from './node.ts'
@@ -25,8 +24,8 @@ export interface LiveNode {
   connections: ReadableStore<readonly ConnectionSummary[]>
   routingTable: ReadableStore<RoutingTableSnapshot>
   /**
-   * Resolves when the DHT can serve a query at once: `relay` is in the routing table and
-   * kad-dht's first self-query has run.
+   * Resolves when the DHT can serve a query at once: `relay` is in the routing table; then queries
+   * no longer wait for kad-dht's first self-query.
    */
   dhtReady(relay: PeerId, signal: AbortSignal): Promise<void>
   /** Detaches the views and stops the node. */
@@ -55,7 +54,7 @@ export async function startLiveNode (init: LiveNodeInit): Promise<LiveNode> {
     routingTable: routingTable.store,
     async dhtReady (relay, signal) {
       await waitForRoutingTablePeer(kad, relay, signal)
-      await raceSignal(kad.initialSelfQuery(), signal)
+      kad.releaseQueryHold()
     },
     async stop () {
       node.removeEventListener('peer:disconnect', forgetDisconnected)

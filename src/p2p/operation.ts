@@ -54,16 +54,3 @@ export async function delay (ms: number, signal?: AbortSignal): Promise<void> {
   })
 }
 
-/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
-export async function raceSignal<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  signal.throwIfAborted()
-  let onAbort = (): void => {}
-  try {
-    return await Promise.race([promise, new Promise<never>((_resolve, reject) => {
-      onAbort = () => { reject(signal.reason) }
-      signal.addEventListener('abort', onAbort, { once: true })
-    })])
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
-}

@@ -25,9 +25,11 @@ export function webkadDHT (init: Partial<KadDHTInit> = {}): (components: KadDHTC
     clientMode: false,
     // The default mapper strips loopback/private addresses, so local tabs would never enter tables.
     peerInfoMapper: passthroughMapper,
-    // kad-dht holds every query back until its first self-query has run, and starts that 1 s
-    // after start: a tab's first Find peer took 0.8-2.2 s. Started at once, it runs as soon as the
-    // relay is in the routing table (tens of ms), and Online waits for it (network/relay-connection.ts).
+    // kad-dht holds every query back until its first self-query has run (it started 1 s after
+    // start and dials every close tab on the way: a tab's first Find peer took 0.8-2.2 s). It now
+    // starts at once, to fill the table, and a tab releases the hold once the relay is in its
+    // table (live-node.ts). Not allowQueryWithZeroPeers: libp2p's random walk (the circuit
+    // transport's relay search) then spins on empty lookups and starves the event loop.
     initialQuerySelfInterval: 0,
     validators: { [RECORD_NAMESPACE]: validateWebkadRecord },
     selectors: { [RECORD_NAMESPACE]: selectWebkadRecord },

@@ -88,10 +88,10 @@ export interface KadInternals {
   /** kad-dht's routing-table refresh (tests of the refresh patch only). */
   routingTableRefresh(): KadRefreshInternals
   /**
-   * Resolves once kad-dht's first self-query has run: until then kad-dht holds every other
-   * query back (its QueryManager awaits the same promise).
+   * Lets queries run before kad-dht's first self-query has finished (its QueryManager holds
+   * them until then; the self-query dials close peers on the way and can take 0.5-2 s).
    */
-  initialSelfQuery(): Promise<void>
+  releaseQueryHold(): void
 }
 
 const adapters = new WeakMap<KadDHT, KadInternals>()
@@ -111,7 +111,7 @@ function buildAdapter (dht: KadDHT): KadInternals {
     onPeerConnect?: KadInternals['onPeerConnect']
     routingTable?: Partial<KadRoutingTableInternals>
     routingTableRefresh?: Partial<KadRefreshInternals>
-    querySelf?: { initialQuerySelfHasRun?: { promise: Promise<void> } }
+    queryManager?: { initialQuerySelfHasRun?: { resolve?: () => void } }
     network?: Partial<KadNetworkInternals>
     contentFetching?: Partial<KadContentFetchingInternals>
   }
@@ -172,11 +172,11 @@ function buildAdapter (dht: KadDHT): KadInternals {
       if (!(kadId instanceof Uint8Array)) throw new KadInternalsChangedError('@libp2p/kad-dht internals changed: routingTable.kb.localPeer.kadId not found')
       return kadId
     },
-    async initialSelfQuery () {
-      const querySelf = candidate.querySelf
-      if (querySelf == null || typeof querySelf !== 'object') throw new KadInternalsChangedError('@libp2p/kad-dht internals changed: querySelf not found')
-      // Cleared once the first self-query has run.
-      await querySelf.initialQuerySelfHasRun?.promise
+    releaseQueryHold () {
+      const manager = candidate.queryManager
+      if (manager == null || typeof manager !== 'object') throw new KadInternalsChangedError('@libp2p/kad-dht internals changed: queryManager not found')
+      // Cleared by the manager once a query has waited for it.
+      manager.initialQuerySelfHasRun?.resolve?.()
     },
     routingTableRefresh () {
       const refresh = candidate.routingTableRefresh

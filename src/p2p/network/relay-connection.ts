@@ -19,7 +19,7 @@ export type NodeStatus = 'offline' | 'connecting' | 'online' | 'relay-lost'
 export interface ConnectTimings {
   relayConnectedMs?: number
   reservationMs?: number
-  /** The relay in the routing table and kad-dht's first self-query done: Online. */
+  /** The relay in the routing table: Online. */
   dhtReadyMs?: number
 }
 

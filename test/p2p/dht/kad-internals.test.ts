@@ -112,6 +112,25 @@ describe('kadInternals on a real @libp2p/kad-dht', () => {
     expect(await valuesFrom(b)).toEqual([{ from: a.peerId.toString(), value }])
   })
 
+  it('releaseQueryHold lets a query run before kad-dht\'s first self-query has', async () => {
+    // A self-query that will not run during the test: kad-dht holds every other query for it.
+    const [a, b] = await Promise.all([1, 2].map(async () => {
+      const node = await startMemoryNode({ name: 'kad-hold', dht: { initialQuerySelfInterval: 60_000 } })
+      nodes.push(node)
+      return node
+    }))
+    await a!.dial(b!.getMultiaddrs()[0]!)
+    await tableSize(a!, 1)
+    const lookup = async (): Promise<number> => {
+      let peers = 0
+      for await (const event of a!.services.dht.getClosestPeers(new Uint8Array(32), { signal: AbortSignal.timeout(1_000) })) if (event.name === 'FINAL_PEER') peers++
+      return peers
+    }
+    await expect(lookup(), 'held for the self-query').rejects.toThrow()
+    kadInternals(a!.services.dht).releaseQueryHold()
+    expect(await lookup()).toBe(1)
+  })
+
   it('throws KadInternalsChangedError for something that is not kad-dht', () => {
     for (const fake of [{}, { routingTable: {} }, { onPeerConnect: () => {}, routingTable: { size: 0 } }]) {
       let err: unknown

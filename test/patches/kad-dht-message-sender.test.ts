@@ -15,7 +15,7 @@ import { Message, MessageType } from '../helpers/pb/dht.ts'
 import { streamEnd } from '../helpers/streams.ts'
 import { varint } from '../helpers/varint.ts'
 import { within } from '../helpers/wait.ts'
-import { echo, logDhtStreams, putTo, serveKad, sleep } from './kad-dht-streams-kit.ts'
+import { abortAfter, echo, keyOf, logDhtStreams, putTo, serveKad, sleep } from './kad-dht-streams-kit.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
@@ -118,8 +118,10 @@ describe('kad-dht requests on reused streams (patched message sender)', () => {
     expect(stats.requests, 'requests 2-4 written twice: on the ended stream, then on a new one').toBe(10)
   })
 
-  it('a server that answers after the client\'s timeout: the timed-out stream is never reused, the next request gets its own answer', async () => {
-    const client = await startClient()
+  it('a server that answers after the request\'s own timeout (networkDialTimeout): the timed-out stream is never reused, the next request gets its own answer', async () => {
+    // kad-dht's per-request timeout, not the caller's signal (a caller's abort drains the
+    // stream instead, see the drain tests below).
+    const client = await startClient({ networkDialTimeout: { minTimeout: 100, maxTimeout: 100 } })
     const server = await startHandServer()
     await serveKad(server, async (request, { lp }) => {
       if (request.key != null && new TextDecoder().decode(request.key).startsWith('/webkad/slow')) await sleep(300)
@@ -129,7 +131,7 @@ describe('kad-dht requests on reused streams (patched message sender)', () => {
     await connect(client, server)
     const log = logDhtStreams(client)
     expect((await putTo(client, server.peerId, '/webkad/fast-0', fromString('fast-0'))).ownAnswer).toBe(true)
-    const slow = await putTo(client, server.peerId, '/webkad/slow', fromString('slow'), AbortSignal.timeout(100))
+    const slow = await putTo(client, server.peerId, '/webkad/slow', fromString('slow'))
     expect(slow.events).toEqual(['DIAL_PEER', 'SEND_QUERY', 'QUERY_ERROR'])
     for (let index = 1; index <= 3; index++) {
       const key = `/webkad/fast-${index}`
@@ -273,6 +275,150 @@ describe('kad-dht requests on reused streams (patched message sender)', () => {
       // The next request opens a new stream and works.
       expect((await putTo(client, server.peerId, records[1]!.key, records[1]!.value)).ownAnswer).toBe(true)
       expect(log.streams.length).toBe(2)
+    }
+  })
+})
+
+describe('kad-dht requests their caller aborts: the stream drains the late reply (patched message sender)', () => {
+  const ABORTED_EVENTS = ['DIAL_PEER', 'SEND_QUERY', 'QUERY_ERROR']
+
+  /**
+   * A hand-written server that echoes every request, after `delays(key)` ms, and records the
+   * server stream (1 = the first it accepted) each key arrived on. A key `delays` maps to
+   * `'never'` is read and never answered.
+   */
+  async function delayingServer (delays: (key: string) => number | 'never' | 'twice' | 'twice-later'): Promise<{ server: WebkadNode, arrivedOn: Map<string, number> }> {
+    const server = await startHandServer()
+    const arrivedOn = new Map<string, number>()
+    await serveKad(server, async (request, { lp, streamNumber }) => {
+      const key = keyOf(request)
+      arrivedOn.set(key, streamNumber)
+      const delay = delays(key)
+      if (delay === 'never') return true
+      if (delay === 'twice') {
+        // A hostile server: two replies to one request, late, in one write.
+        await sleep(100)
+        await lp.writeV([echo(request), echo(request)])
+      } else if (delay === 'twice-later') {
+        // Two late replies, the second once the first has been drained.
+        await sleep(100)
+        await lp.write(echo(request))
+        await sleep(30)
+        await lp.write(echo(request))
+      } else {
+        await sleep(delay)
+        await lp.write(echo(request))
+      }
+      return true
+    })
+    return { server, arrivedOn }
+  }
+
+  const own = (key: string): Record<string, unknown> => ({ ownAnswer: true, answeredKey: key, events: STOCK_EVENTS, errors: [] })
+
+  it('a request aborted by its caller while the server delays its reply: the next request reuses the same stream and gets its own answer, not the late one', async () => {
+    const client = await startClient()
+    const { server, arrivedOn } = await delayingServer(key => key.startsWith('/webkad/late') ? 150 : 0)
+    await connect(client, server)
+    const log = logDhtStreams(client)
+    expect(await putTo(client, server.peerId, '/webkad/first', fromString('first'))).toEqual(own('/webkad/first'))
+    // Aborted 30 ms in, as kad-dht aborts a query's requests still in flight when it ends: the
+    // caller sees what it always did, at once.
+    const started = Date.now()
+    const late = await putTo(client, server.peerId, '/webkad/late-0', fromString('late-0'), abortAfter(30))
+    expect(late.events).toEqual(ABORTED_EVENTS)
+    expect(Date.now() - started, 'the aborted request ends when its caller aborts, not when the drain does').toBeLessThan(120)
+    // While the stream drains, a request goes elsewhere: on the draining stream it would be
+    // answered by the late reply.
+    expect(await putTo(client, server.peerId, '/webkad/during', fromString('during')), 'a request during the drain').toEqual(own('/webkad/during'))
+    expect(arrivedOn.get('/webkad/during'), 'not on the draining stream').toBe(2)
+    // Once the late reply has come and been discarded, the stream is back in the pool, open.
+    await sleep(200)
+    expect(log.streams[0]!.status, 'the drained stream').toBe('open')
+    expect(await putTo(client, server.peerId, '/webkad/after', fromString('after')), 'the request after the drain').toEqual(own('/webkad/after'))
+    expect(arrivedOn.get('/webkad/after'), 'on the drained stream').toBe(1)
+    // Abort, then request again: no new stream each time.
+    for (let round = 1; round <= 3; round++) {
+      const aborted = await putTo(client, server.peerId, `/webkad/late-${round}`, fromString(`late-${round}`), abortAfter(30))
+      expect(aborted.events).toEqual(ABORTED_EVENTS)
+      await sleep(200)
+      const key = `/webkad/again-${round}`
+      expect(await putTo(client, server.peerId, key, fromString(key)), key).toEqual(own(key))
+    }
+    expect(log.streams.length, 'streams opened: the first, and one for the request during the drain').toBe(2)
+    expect(log.sendsAfterEnd).toBe(0)
+  })
+
+  it('a drain whose reply never comes is dropped after its bound (the request\'s own timeout); the next request opens a fresh stream and is answered', async () => {
+    const client = await startClient({ networkDialTimeout: { minTimeout: 300, maxTimeout: 300 } })
+    const { server, arrivedOn } = await delayingServer(key => key.startsWith('/webkad/never') ? 'never' : 0)
+    await connect(client, server)
+    const log = logDhtStreams(client)
+    expect(await putTo(client, server.peerId, '/webkad/first', fromString('first'))).toEqual(own('/webkad/first'))
+    const started = Date.now()
+    expect((await putTo(client, server.peerId, '/webkad/never', fromString('never'), abortAfter(30))).events).toEqual(ABORTED_EVENTS)
+    const drained = log.streams[0]!
+    await sleep(100)
+    expect(drained.status, 'draining, 130 ms in').toBe('open')
+    expect(await streamEnd(drained, 2000), 'the drained stream, at its bound').toBe('aborted')
+    const ended = Date.now() - started
+    expect(ended, 'dropped at the request\'s 300 ms timeout').toBeGreaterThanOrEqual(250)
+    expect(ended).toBeLessThan(1000)
+    expect(await putTo(client, server.peerId, '/webkad/next', fromString('next'))).toEqual(own('/webkad/next'))
+    expect(arrivedOn.get('/webkad/next'), 'on a fresh stream').toBe(2)
+    expect(log.streams.length).toBe(2)
+  })
+
+  it('a drain that receives two replies (at once, or the second once the stream is idle again) drops the stream; the next request gets its own answer', async () => {
+    for (const hostile of ['twice', 'twice-later'] as const) {
+      const client = await startClient()
+      const { server, arrivedOn } = await delayingServer(key => key.startsWith('/webkad/hostile') ? hostile : 0)
+      await connect(client, server)
+      const log = logDhtStreams(client)
+      expect(await putTo(client, server.peerId, '/webkad/first', fromString('first'))).toEqual(own('/webkad/first'))
+      expect((await putTo(client, server.peerId, '/webkad/hostile', fromString('hostile'), abortAfter(30))).events).toEqual(ABORTED_EVENTS)
+      // Both replies have come.
+      await sleep(250)
+      expect(await streamEnd(log.streams[0]!, 0), `${hostile}: the stream that got two replies`).toBe('aborted')
+      expect(await putTo(client, server.peerId, '/webkad/next', fromString('next')), hostile).toEqual(own('/webkad/next'))
+      expect(arrivedOn.get('/webkad/next'), `${hostile}: on a fresh stream`).toBe(2)
+      expect(log.streams.length).toBe(2)
+    }
+  })
+
+  it('a disconnect or a DHT stop during a drain ends it at once: the stream aborted, the drain\'s timer cleared; after a reconnect requests work', async () => {
+    for (const end of ['disconnect', 'stop'] as const) {
+      // A drain bound of ~4.3 s (the request's own timeout) tells the drain's timer apart.
+      const client = await startClient({ networkDialTimeout: { minTimeout: 4321, maxTimeout: 4321 } })
+      const { server } = await delayingServer(key => key.startsWith('/webkad/late') ? 1000 : 0)
+      await connect(client, server)
+      const log = logDhtStreams(client)
+      expect(await putTo(client, server.peerId, '/webkad/first', fromString('first'))).toEqual(own('/webkad/first'))
+      const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout')
+      const clearTimeoutSpy = vi.spyOn(globalThis, 'clearTimeout')
+      try {
+        expect((await putTo(client, server.peerId, '/webkad/late', fromString('late'), abortAfter(30))).events).toEqual(ABORTED_EVENTS)
+        const drainTimers = setTimeoutSpy.mock.calls.flatMap((call, index) => {
+          const delay = call[1] ?? 0
+          return delay > 4000 && delay <= 4321 ? [setTimeoutSpy.mock.results[index]?.value] : []
+        })
+        expect(drainTimers, `${end}: one drain timer`).toHaveLength(1)
+        expect(log.streams[0]!.status, `${end}: draining`).toBe('open')
+        const started = Date.now()
+        if (end === 'disconnect') await client.hangUp(server.peerId)
+        else await client.stop()
+        expect(await streamEnd(log.streams[0]!, 500), `${end}: the draining stream`).not.toBe('open')
+        expect(Date.now() - started, `${end}: before the late reply`).toBeLessThan(800)
+        expect(clearTimeoutSpy.mock.calls.map(call => call[0]), `${end}: the drain's timer cleared`).toContain(drainTimers[0])
+      } finally {
+        setTimeoutSpy.mockRestore()
+        clearTimeoutSpy.mockRestore()
+      }
+      if (end === 'disconnect') {
+        await connect(client, server)
+        expect(await putTo(client, server.peerId, '/webkad/next', fromString('next'))).toEqual(own('/webkad/next'))
+        expect(log.streams.length).toBe(2)
+      }
     }
   })
 })

@@ -154,6 +154,21 @@ export function echo (request: Message): Uint8Array {
 
 export const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
+/** The key of a kad request, as text ('' without one). */
+export function keyOf (request: Message): string {
+  return request.key == null ? '' : toString(request.key)
+}
+
+/**
+ * A caller's signal aborted after `ms`, as kad-dht's query signal is when a query ends with
+ * requests still in flight (an AbortController, not a timeout).
+ */
+export function abortAfter (ms: number): AbortSignal {
+  const controller = new AbortController()
+  setTimeout(() => { controller.abort() }, ms)
+  return controller.signal
+}
+
 /** The outcome of one PUT_VALUE: whether the reply echoed this request's own record. */
 export interface PutOutcome {
   /** The reply carried this request's key and value. */

@@ -320,8 +320,7 @@ function guardRelayServer (node: RelayNode, limits: RelayLimits): void {
       if (!await speaksDht(node, tab, AbortSignal.timeout(ROUTING_TABLE_ADD_WAIT_MS))) return
       // onPeerConnect only queues the add: wait for it (briefly; identify push adds it otherwise).
       const added = waitForRoutingTablePeer(kad, tab, AbortSignal.timeout(ROUTING_TABLE_ADD_WAIT_MS))
-      await kad.onPeerConnect({ id: tab, multiaddrs: relayedAddressesOf(node, tab) })
-      await added
+      await Promise.all([added, kad.onPeerConnect({ id: tab, multiaddrs: relayedAddressesOf(node, tab) })])
     } catch (err) {
       log.error('could not add %p to the routing table at reservation - %e', tab, err)
     }

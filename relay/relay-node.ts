@@ -285,13 +285,10 @@ function withRelayedAddress (peer: PeerInfo, node: RelayNode | undefined): PeerI
 
 /** Whether `peer` supports webkad's DHT, waiting for its identify if that has not arrived yet. */
 async function speaksDht (node: RelayNode, peer: PeerId, signal: AbortSignal): Promise<boolean> {
-  const known = await node.peerStore.get(peer).then(info => info.protocols, (): string[] => [])
-  // Identified already (a client without the DHT answers at once: its reservation must not wait).
-  if (known.length > 0) return known.includes(DHT_PROTOCOL)
   return await new Promise<boolean>((resolve) => {
+    // Listen first: identify may complete while the peer store is being read.
     const onIdentify = (event: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void => {
-      if (!event.detail.peerId.equals(peer)) return
-      done(event.detail.protocols.includes(DHT_PROTOCOL))
+      if (event.detail.peerId.equals(peer)) done(event.detail.protocols.includes(DHT_PROTOCOL))
     }
     const done = (result: boolean): void => {
       node.removeEventListener('peer:identify', onIdentify)
@@ -301,6 +298,11 @@ async function speaksDht (node: RelayNode, peer: PeerId, signal: AbortSignal): P
     const onAbort = (): void => { done(false) }
     node.addEventListener('peer:identify', onIdentify)
     signal.addEventListener('abort', onAbort, { once: true })
+    node.peerStore.get(peer).then((info) => {
+      // Protocols of streams it opened are merged in before identify: only identify sets the agent.
+      if (info.protocols.includes(DHT_PROTOCOL)) done(true)
+      else if (info.metadata.has('AgentVersion')) done(false)
+    }, () => {})
   })
 }
 

@@ -178,7 +178,7 @@ export class RelayConnection {
 }
 
 /** The relays this node announces a /p2p-circuit address through, i.e. holds a reservation on. */
-export function reservedRelayIds (node: WebkadNode): string[] {
+function reservedRelayIds (node: WebkadNode): string[] {
   return node.getMultiaddrs()
     .filter(address => Circuit.matches(address))
     .map(address => address.getComponents().find(component => component.name === 'p2p')?.value)

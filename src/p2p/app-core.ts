@@ -30,6 +30,10 @@ export interface AppConfig {
   scheduler: boolean
   /** `?dhtStreams=fresh`: a stream per DHT request, as stock kad-dht (the bench's baseline). */
   reuseDhtStreams: boolean
+  /** `?k=N` (2-20): the DHT bucket size, so a handful of tabs can show caching beyond the k closest. */
+  bucketSize?: number
+  /** `?replicate=S` (10-86400 s): the holder replication interval (default a few minutes). */
+  replicationIntervalMs?: number
 }
 
 /**
@@ -41,12 +45,16 @@ export function readAppConfig (search: string): AppConfig {
   const ice = params.get('ice')
   const iceServers = ice == null || ice.trim() === '' ? [] : ice.split(',').map(url => ({ urls: url.trim() }))
   const direct = Number(params.get('direct') ?? '8')
+  const bucketSize = Number(params.get('k'))
+  const replicateSeconds = Number(params.get('replicate'))
   return {
     iceServers,
     webrtc: params.get('webrtc') !== 'off',
     maxDirectConnections: Number.isInteger(direct) && direct >= 0 && direct <= 64 ? direct : 8,
     scheduler: params.get('scheduler') !== 'off',
-    reuseDhtStreams: params.get('dhtStreams') !== 'fresh'
+    reuseDhtStreams: params.get('dhtStreams') !== 'fresh',
+    ...(Number.isInteger(bucketSize) && bucketSize >= 2 && bucketSize <= 20 ? { bucketSize } : {}),
+    ...(Number.isFinite(replicateSeconds) && replicateSeconds >= 10 && replicateSeconds <= 86_400 ? { replicationIntervalMs: Math.round(replicateSeconds * 1000) } : {})
   }
 }
 
@@ -63,7 +71,15 @@ export async function startApp (config: AppConfig): Promise<WebkadSession> {
     maxDirectConnections: config.maxDirectConnections,
     scheduler: config.scheduler,
     reuseDhtStreams: config.reuseDhtStreams,
+    ...(config.bucketSize != null ? { dht: { kBucketSize: config.bucketSize } } : {}),
+    replicationIntervalMs: config.replicationIntervalMs,
     storage: window.sessionStorage,
+    // libp2p's datastore (peer store, records held, provider records): one database per identity.
+    openNodeDatastore: async (peerId) => {
+      const datastore = new IDBDatastore(`webkad-node-${peerId}`)
+      await datastore.open()
+      return datastore
+    },
     // One IndexedDB database per identity: a duplicated tab's new identity starts a fresh history.
     openChatDatastore: async (peerId) => {
       const datastore = new IDBDatastore(`webkad-chat-${peerId}`)

@@ -118,3 +118,18 @@ export class ChatProtocolError extends Error {
     this.reason = reason
   }
 }
+
+/** A peer sent more records to store than the per-peer limit allows, or this node holds its maximum. */
+export class RecordStoreLimitError extends Error {
+  override readonly name = 'RecordStoreLimitError'
+  readonly reason: 'rate' | 'capacity'
+  constructor (message: string, reason: RecordStoreLimitError['reason']) {
+    super(message)
+    this.reason = reason
+  }
+}
+
+/** The tab's IndexedDB could not be opened or written (quota, a broken database); the tab goes on in memory. */
+export class TabStorageError extends Error {
+  override readonly name = 'TabStorageError'
+}

@@ -1,12 +1,11 @@
-import { MemoryDatastore } from 'datastore-core'
 import { DhtOperations } from './dht/dht-operations.ts'
 import { kadInternals } from './dht/kad-internals.ts'
-import { guardRecords } from './dht/record-guard.ts'
 import { waitForRoutingTablePeer, watchRoutingTable } from './dht/routing-table-view.ts'
 import { watchConnections } from './network/connections.ts'
 import { closeDuplicateWebRTCConnections } from './network/duplicate-connections.ts'
 import { createWebkadNode } from './node.ts'
 import type { KadInternals } from './dht/kad-internals.ts'
+import type { RecordHolding } from './dht/record-holding.ts'
 import type { RoutingTableSnapshot } from './dht/routing-table-view.ts'
 import type { ConnectionSummary } from './network/connections.ts'
 import type { WebkadNode, WebkadNodeInit } from './node.ts'
@@ -21,6 +20,8 @@ export interface LiveNode {
   kad: KadInternals
   /** The node's own datastore (peer store, the records it holds for others). */
   datastore: Datastore
+  /** The record layer of that datastore: what the node holds, how it arrived, until when. */
+  holding: RecordHolding
   connections: ReadableStore<readonly ConnectionSummary[]>
   routingTable: ReadableStore<RoutingTableSnapshot>
   /**
@@ -32,13 +33,18 @@ export interface LiveNode {
   stop(): Promise<void>
 }
 
-export type LiveNodeInit = Pick<WebkadNodeInit, 'bootnodes' | 'iceServers' | 'webrtc' | 'chatDatastore' | 'dht'> & { privateKey: PrivateKey }
+export type LiveNodeInit = Pick<WebkadNodeInit, 'bootnodes' | 'iceServers' | 'webrtc' | 'chatDatastore' | 'dht'> & {
+  privateKey: PrivateKey
+  /** The tab's record layer over its datastore (IndexedDB, or memory), kept across reconnects. */
+  holding: RecordHolding
+}
 
-/** Starts a tab's node (records guarded, in memory) and the views that follow it. */
-export async function startLiveNode (init: LiveNodeInit): Promise<LiveNode> {
-  const datastore = guardRecords(new MemoryDatastore())
+/** Starts a tab's node on its datastore (records guarded and noted) and the views that follow it. */
+export async function startLiveNode ({ holding, ...init }: LiveNodeInit): Promise<LiveNode> {
+  const datastore = holding.datastore
   const node = await createWebkadNode({ ...init, datastore })
   const kad = kadInternals(node.services.dht)
+  holding.attach(kad)
   const routingTable = watchRoutingTable(node, kad)
   const connections = watchConnections(node)
   const stopDeduplicating = closeDuplicateWebRTCConnections(node)
@@ -50,6 +56,7 @@ export async function startLiveNode (init: LiveNodeInit): Promise<LiveNode> {
     dht: new DhtOperations(node, init.privateKey),
     kad,
     datastore,
+    holding,
     connections: connections.store,
     routingTable: routingTable.store,
     async dhtReady (relay, signal) {

@@ -1,5 +1,6 @@
 import type { IdentitySource, KeyValueStorage } from './identity.ts'
 import type { PrivateKey } from '@libp2p/interface'
+import type { KadDHTInit } from '@libp2p/kad-dht'
 import type { Datastore } from 'interface-datastore'
 
 /** What WebkadSession's constructor and methods take and return (kept here so the facade stays thin). */
@@ -27,6 +28,12 @@ export interface SessionInit {
   iceServers?: RTCIceServer[]
   /** false turns WebRTC off (chat then runs over the relay). @default true */
   webrtc?: boolean
+  /** Opens libp2p's datastore for this identity (IndexedDB in the browser); in memory if omitted. */
+  openNodeDatastore?: (peerId: string) => Promise<Datastore>
+  /** Overrides of the DHT configuration (`?k=` in the page sets the bucket size). */
+  dht?: Partial<KadDHTInit>
+  /** Holder replication interval of the scheduler. @default TASK_INTERVALS.replicate */
+  replicationIntervalMs?: number
   /** Opens the chat store for this identity (IndexedDB in the browser); in memory if omitted. */
   openChatDatastore?: (peerId: string) => Promise<Datastore>
   /** Remembers the bootnodes of the last successful Connect so a reload reconnects (sessionStorage). */

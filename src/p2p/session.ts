@@ -12,6 +12,7 @@ import { RelayConnection } from './network/relay-connection.ts'
 import { runOperation } from './operation.ts'
 import { AuthoredRecords } from './scheduler/authored-records.ts'
 import { startNetworkScheduler } from './scheduler/network-tasks.ts'
+import { TabStorage } from './storage/tab-storage.ts'
 import { createFollowingStore } from './stores/store.ts'
 import { LAST_BOOTNODES_KEY } from './session-types.ts'
 import type { ClosestPeersResult, DhtOperationOptions, DhtOperations, GetResult, PutResult } from './dht/dht-operations.ts'
@@ -31,7 +32,6 @@ import type { Scheduler, TaskState } from './scheduler/scheduler.ts'
 import type { ChatMessage, ChatService, Conversation } from './services/chat/index.ts'
 import type { ReadableStore } from './stores/store.ts'
 import type { PeerId } from '@libp2p/interface'
-import type { Datastore } from 'interface-datastore'
 
 export type { NodeStatus, ConnectTimings, SessionState } from './network/relay-connection.ts'
 export type { DirectDialResult } from './network/direct-dial.ts'
@@ -55,7 +55,8 @@ export class WebkadSession {
   private readonly routingTableView = createFollowingStore<RoutingTableSnapshot>(EMPTY_ROUTING_TABLE)
   private readonly conversationsView = createFollowingStore<readonly Conversation[]>([])
   private readonly tasksView = createFollowingStore<readonly TaskState[]>([])
-  private chatDatastore?: Promise<Datastore>
+  /** The tab's datastores (IndexedDB per identity), opened once and kept across reconnects. */
+  readonly storage: TabStorage
   private live?: LiveNode
   private scheduler?: Scheduler
   private unfollow: Array<() => void> = []
@@ -64,6 +65,7 @@ export class WebkadSession {
     this.init = init
     this.peerId = peerIdFromPrivateKey(init.privateKey)
     this.relay = new RelayConnection({ peerId: this.peerId, identitySource: init.identitySource })
+    this.storage = new TabStorage({ peerId: this.peerId, openNodeDatastore: init.openNodeDatastore, openChatDatastore: init.openChatDatastore })
   }
 
   /** Status, relay and addresses (the relay connection is their only writer). */
@@ -87,15 +89,14 @@ export class WebkadSession {
     const bootnodes = parseBootnodes(bootnodeText)
     await this.disconnect()
     this.relay.begin(bootnodes)
-    this.chatDatastore ??= this.init.openChatDatastore?.(this.peerId.toString())
-    const live = await startLiveNode({ privateKey: this.init.privateKey, bootnodes, iceServers: this.init.iceServers, webrtc: this.init.webrtc, chatDatastore: await this.chatDatastore, dht: { reuseStreams: this.init.reuseDhtStreams ?? true } })
+    const live = await startLiveNode({ privateKey: this.init.privateKey, bootnodes, iceServers: this.init.iceServers, webrtc: this.init.webrtc, chatDatastore: await this.storage.chat(), holding: await this.storage.node(), dht: { reuseStreams: this.init.reuseDhtStreams ?? true, ...this.init.dht } })
     this.live = live
     this.unfollow = [this.connectionsView.follow(live.connections), this.routingTableView.follow(live.routingTable), this.conversationsView.follow(live.node.services.chat.conversations)]
     try {
       await this.relay.connect(live.node, { ...options, dhtReady: live.dhtReady })
       this.init.storage?.setItem(LAST_BOOTNODES_KEY, bootnodeText)
       if (this.init.scheduler === false) return
-      this.scheduler = startNetworkScheduler({ ...live, relay: this.relay, authored: this.authoredRecords, maxDirectConnections: this.init.maxDirectConnections ?? 8, trace: () => this.queryLog.progressHandler() })
+      this.scheduler = startNetworkScheduler({ ...live, relay: this.relay, authored: this.authoredRecords, maxDirectConnections: this.init.maxDirectConnections ?? 8, replicationIntervalMs: this.init.replicationIntervalMs, trace: () => this.queryLog.progressHandler() })
       this.unfollow.push(this.tasksView.follow(this.scheduler.tasks))
     } catch (err) {
       await this.disconnect()
@@ -169,7 +170,6 @@ export class WebkadSession {
 
   /** Runs a scheduler task now; resolves with its state after the run. */
   async runTaskNow (id: string): Promise<TaskState | undefined> { return await this.scheduler?.runNow(id) }
-
   clearQueries (): void { this.queryLog.clear() }
 
   /** Queues a chat message; it is delivered (with retries) as soon as the peer can be reached. */

@@ -1,12 +1,12 @@
 import { logger } from '@libp2p/logger'
 import { EventTypes } from '@libp2p/kad-dht'
-import { equals, fromString } from 'uint8arrays'
+import { equals, fromString, toString } from 'uint8arrays'
 import { InvalidRecordError, NoPeersError, PeerNotFoundError, RecordNotFoundError } from '../errors.ts'
 import { describeQueryFailure, kadProgressEvent, kadQueryEventOf, newQueryId } from './dht-progress.ts'
 import { kadInternals } from './kad-internals.ts'
 import { waitForRoutingTablePeer } from './routing-table-view.ts'
 import { compareDistances, kadIdOfKey, kadIdOfPeer, xorDistance } from './kad-math.ts'
-import { createSignedRecord, parseRecordKey, selectRecord, validateRecord } from './records.ts'
+import { compareRecords, createSignedRecord, decodeRecordEnvelope, parseRecordKey, selectRecord, validateRecord } from './records.ts'
 import type { DhtProgressOptions, DhtQueryStart } from './dht-progress.ts'
 import type { KadInternals } from './kad-internals.ts'
 import type { RecordPayload, WebkadRecord } from './records.ts'
@@ -68,6 +68,23 @@ export interface FindPeerResult {
   answeredBy: string
   queryId: string
   messagesSent: number
+  durationMs: number
+}
+
+export interface ReplicateResult {
+  key: string
+  queryId: string
+  /** Peers that answered the lookup towards the key. */
+  asked: number
+  /** Of the k closest, those that already held this record or a newer one (left alone). */
+  upToDate: string[]
+  /** Of the k closest, those that lacked it or held an older one and stored it now. */
+  stored: string[]
+  failed: Array<{ peer: string, reason: string }>
+  /** DHT requests sent: the lookup's GET_VALUEs and the PUT_VALUEs. */
+  messages: number
+  /** Bytes of the record sent in PUT_VALUEs. */
+  bytesSent: number
   durationMs: number
 }
 
@@ -159,6 +176,53 @@ export class DhtOperations {
    */
   async get (keyInput: string, options: GetOptions): Promise<GetResult> {
     return await this.findValue(keyInput, options, { repair: true, answered: new Set() })
+  }
+
+  /**
+   * Holder replication (Kademlia §2.5): re-stores a record this node holds on the current k
+   * closest peers to its key that lack it or hold an older one, found by a FIND_VALUE lookup (which
+   * also tells who is up to date). The record is sent as it is: its expiry never moves.
+   */
+  async replicate (keyBytes: Uint8Array, value: Uint8Array, options: DhtOperationOptions): Promise<ReplicateResult> {
+    const key = toString(keyBytes)
+    const mine = decodeRecordEnvelope(value)
+    return await this.runQuery({ operation: 'replicate', label: key, origin: 'scheduler', targetKadId: kadIdOfKey(keyBytes) }, options, async (query) => {
+      let messages = 0
+      const counted: RunningQuery = {
+        id: query.id,
+        elapsed: query.elapsed,
+        report: (event) => {
+          if (event.name === 'SEND_QUERY') messages++
+          query.report(event)
+        }
+      }
+      const answered = new Set<string>()
+      const lookup = await this.lookupValue(keyBytes, { ...options, quorum: 0 }, counted, answered)
+      answered.delete(this.node.peerId.toString())
+      const closest = this.closestTo(kadIdOfKey(keyBytes), answered, this.kad.routingTable.kBucketSize)
+      const upToDate: string[] = []
+      const targets: PeerId[] = []
+      for (const peer of closest) {
+        const response = lookup.responses.get(peer.toString())
+        const theirs = response?.kind === 'record' ? decodeRecordEnvelope(response.value) : undefined
+        // kad-dht's own lookup already sent the best record it saw to holders of an older one.
+        if ((theirs != null && compareRecords(theirs, mine) >= 0) || lookup.correctedByKad.has(peer.toString())) upToDate.push(peer.toString())
+        else targets.push(peer)
+      }
+      const stored: string[] = []
+      const failed: ReplicateResult['failed'] = []
+      await Promise.all(targets.map(async (peer) => {
+        try {
+          if (await this.kad.putValueTo(peer, keyBytes, value, { signal: options.signal, onEvent: counted.report })) stored.push(peer.toString())
+          else failed.push({ peer: peer.toString(), reason: 'did not store the record' })
+        } catch (err) {
+          options.signal.throwIfAborted()
+          failed.push({ peer: peer.toString(), reason: (err as Error).message })
+        }
+      }))
+      const result = { key, queryId: query.id, asked: answered.size, upToDate, stored, failed, messages, bytesSent: value.byteLength * targets.length, durationMs: query.elapsed() }
+      return { result, summary: `re-stored on ${stored.length} of ${closest.length} closest peers (${upToDate.length} up to date${failed.length > 0 ? `, ${failed.length} failed` : ''})` }
+    })
   }
 
   /** kad-dht FindPeer. */

@@ -1,6 +1,6 @@
 import { WebRTC } from '@multiformats/multiaddr-matcher'
 import { DHT_PROTOCOL } from '../constants.ts'
-import { sweepExpiredRecords } from '../dht/record-sweep.ts'
+import { describeReplicationRound, replicateHeldRecords } from '../dht/holder-replication.ts'
 import { webrtcAddressFor } from '../network/webrtc-address.ts'
 import { Backoff } from '../backoff.ts'
 import { Scheduler } from './scheduler.ts'
@@ -12,14 +12,16 @@ import type { KadInternals } from '../dht/kad-internals.ts'
 import type { RelayConnection } from '../network/relay-connection.ts'
 import type { WebkadNode } from '../node.ts'
 import type { PeerId } from '@libp2p/interface'
-import type { Datastore } from 'interface-datastore'
+import type { RecordHolding } from '../dht/record-holding.ts'
 
 export interface NetworkTaskContext {
   node: WebkadNode
   dht: DhtOperations
   kad: KadInternals
-  /** The node's own datastore (DHT records it holds). */
-  datastore: Datastore
+  /** The records the node holds (its datastore's record layer). */
+  holding: RecordHolding
+  /** Holder replication interval. @default TASK_INTERVALS.replicate */
+  replicationIntervalMs?: number
   /** The tab's relay reservation, kept on a relay that is up. */
   relay: Pick<RelayConnection, 'ensureReserved'>
   /** Direct (WebRTC) connections the auto-dial task aims for. */
@@ -37,7 +39,9 @@ export const TASK_INTERVALS = {
   selfLookup: 60_000,
   routingTableRefresh: 5 * 60_000,
   republish: 60_000,
-  expireRecords: 30_000
+  expireRecords: 30_000,
+  // Kademlia replicates hourly; a tab does it every few minutes so it can be watched.
+  replicate: 3 * 60_000
 } as const
 
 const RELAY_BACKOFF_INITIAL_MS = 1_000
@@ -65,6 +69,7 @@ export function createNetworkTasks (context: NetworkTaskContext): TaskDefinition
     selfLookupTask(context),
     routingTableRefreshTask(context),
     republishTask(context),
+    replicationTask(context),
     expireRecordsTask(context)
   ]
 }
@@ -228,14 +233,28 @@ function republishTask ({ dht, authored, trace }: NetworkTaskContext): TaskDefin
   }
 }
 
-function expireRecordsTask ({ datastore }: NetworkTaskContext): TaskDefinition {
+function replicationTask ({ dht, holding, trace, replicationIntervalMs }: NetworkTaskContext): TaskDefinition {
+  const intervalMs = replicationIntervalMs ?? TASK_INTERVALS.replicate
+  return {
+    id: 'replicate-records',
+    title: 'Replicate held records',
+    description: 'Re-stores each record this tab holds on the current k closest peers to its key that lack it (records received within the interval and cached copies are skipped; expiry never changes).',
+    intervalMs,
+    async run (signal): Promise<TaskOutcome> {
+      const round = await replicateHeldRecords(holding, dht, { intervalMs, signal, onProgress: trace })
+      return { summary: describeReplicationRound(round) }
+    }
+  }
+}
+
+function expireRecordsTask ({ holding }: NetworkTaskContext): TaskDefinition {
   return {
     id: 'expire-records',
     title: 'Drop expired records',
-    description: 'Deletes records this tab holds for others once their lifetime has passed.',
+    description: 'Deletes records this tab holds once their lifetime has passed, and cached copies once their shorter time has.',
     intervalMs: TASK_INTERVALS.expireRecords,
     async run (signal): Promise<TaskOutcome> {
-      const { kept, removed } = await sweepExpiredRecords(datastore, { signal })
+      const { kept, removed } = await holding.sweep({ signal })
       return { summary: `${removed} expired record(s) dropped, ${kept} kept` }
     }
   }

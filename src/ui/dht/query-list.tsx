@@ -11,7 +11,8 @@ const OPERATION_TEXT: Record<QueryOperation, string> = {
   put: 'Put',
   get: 'Get',
   'find-peer': 'Find peer',
-  'closest-peers': 'Closest peers'
+  'closest-peers': 'Closest peers',
+  replicate: 'Replicate'
 }
 
 /** The last DHT lookups of this tab, newest first, each expandable into its trace. */

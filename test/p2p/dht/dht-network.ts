@@ -4,9 +4,11 @@ import { MemoryDatastore } from 'datastore-core'
 import { Record as Libp2pRecord } from '@libp2p/kad-dht'
 import { vi } from 'vitest'
 import { kadInternals, kadRecordKey } from '../../../src/p2p/dht/kad-internals.ts'
-import { guardRecords } from '../../../src/p2p/dht/record-guard.ts'
+import { RecordHolding } from '../../../src/p2p/dht/record-holding.ts'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createWebkadNode } from '../../../src/p2p/node.ts'
 import type { WebkadNode } from '../../../src/p2p/node.ts'
+import type { RecordHoldingInit } from '../../../src/p2p/dht/record-holding.ts'
 import type { PrivateKey } from '@libp2p/interface'
 
 /** One in-process DHT node with its key and datastore, for reading what it stores. */
@@ -14,6 +16,8 @@ export interface TestDhtNode {
   node: WebkadNode
   privateKey: PrivateKey
   datastore: MemoryDatastore
+  /** The record layer the node stores through (as a tab's). */
+  holding: RecordHolding
   /** The raw record value this node stores for `key`, if any (read from its datastore). */
   storedValue(key: Uint8Array): Promise<Uint8Array | undefined>
   /** Writes a record straight into the datastore, bypassing validation (a lying holder). */
@@ -28,25 +32,28 @@ let networkCounter = 0
  * Starts `count` real webkad nodes (createWebkadNode on the memory transport) and connects
  * every pair (unless `connect: false`), so the routing tables hold everyone and lookups are exact.
  */
-export async function startDhtNetwork (count: number, kBucketSize: number, options: { connect?: boolean } = {}): Promise<TestDhtNode[]> {
+export async function startDhtNetwork (count: number, kBucketSize: number, options: { connect?: boolean, holding?: Omit<RecordHoldingInit, 'self'> } = {}): Promise<TestDhtNode[]> {
   const network = ++networkCounter
   const nodes: TestDhtNode[] = []
   for (let index = 0; index < count; index++) {
     const privateKey = await generateKeyPair('Ed25519')
     const datastore = new MemoryDatastore()
+    const holding = new RecordHolding(datastore, { ...options.holding, self: peerIdFromPrivateKey(privateKey) })
     const node = await createWebkadNode({
       privateKey,
-      // The node sees the guarded store, as in the app; tests inject lies underneath it.
-      datastore: guardRecords(datastore),
+      // The node sees the record layer, as in the app; tests inject lies underneath it.
+      datastore: holding.datastore,
       listen: [`/memory/webkad-dht-${network}-${index}`],
       transports: [memory()],
       connectionMonitor: false,
       dht: { kBucketSize }
     })
+    holding.attach(kadInternals(node.services.dht))
     nodes.push({
       node,
       privateKey,
       datastore,
+      holding,
       async storedValue (key) {
         try {
           return Libp2pRecord.deserialize(await datastore.get(kadRecordKey(key))).value

@@ -71,7 +71,7 @@ export const RELAY_DEFAULTS = {
   dhtStreams: 'reuse'
 } as const
 
-export const RELAY_USAGE = `usage: npm run relay -- [options]
+export const RELAY_USAGE = `usage: webkad-relay [options]        (in a checkout: npm run relay -- [options])
   --host <ip>                    listen address (env WEBKAD_RELAY_HOST, default ${RELAY_DEFAULTS.host})
   --port <n>                     libp2p WebSocket port (env WEBKAD_RELAY_PORT, default ${RELAY_DEFAULTS.wsPort})
   --http-port <n>                HTTP port for /bootstrap and the app (env WEBKAD_HTTP_PORT, default ${RELAY_DEFAULTS.httpPort})

@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { buildRelay, RELAY_BIN } from '../../scripts/build-relay.ts'
 import { createWebkadNode } from '../../src/p2p/node.ts'
 import { within } from '../helpers/wait.ts'
 import { tempDirs } from './helpers.ts'
@@ -13,9 +14,9 @@ import type { ChildProcess } from 'node:child_process'
 import type { AddressInfo, Server } from 'node:net'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
-/** The real relay CLI, started the way `npm run relay` starts it. */
+/** The real relay CLI as it ships: compiled to JavaScript (scripts/build-relay.ts), run by plain node. */
 const REPO = resolve(import.meta.dirname, '..', '..')
-const RELAY_ARGS = ['--import', 'tsx', '--import', './relay/node20-polyfills.ts', 'relay/main.ts']
+let relayBin = ''
 
 interface RelayProcess {
   child: ChildProcess
@@ -31,6 +32,16 @@ interface Exit { code: number | null, signal: NodeJS.Signals | null }
 
 const running: RelayProcess[] = []
 const dirs = tempDirs()
+// Inside the checkout, so the compiled relay resolves its (external) packages from node_modules.
+const BUILD_ROOT = join(REPO, 'node_modules', '.cache', 'webkad-relay-test')
+let buildDir = ''
+
+beforeAll(async () => {
+  await mkdir(BUILD_ROOT, { recursive: true })
+  buildDir = await mkdtemp(join(BUILD_ROOT, 'build-'))
+  relayBin = await buildRelay(buildDir)
+})
+afterAll(async () => { await rm(buildDir, { recursive: true, force: true }) })
 
 afterEach(async () => {
   for (const relay of running.splice(0)) {
@@ -46,7 +57,7 @@ function startRelayProcess (args: string[]): RelayProcess {
   // No DEBUG: libp2p's debug logs go to stderr, and these tests check stderr line by line.
   const env = { ...process.env }
   delete env.DEBUG
-  const child = spawn(process.execPath, [...RELAY_ARGS, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [relayBin, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
@@ -107,6 +118,18 @@ async function occupiedPort (): Promise<Server> {
 }
 
 describe('relay CLI', () => {
+  it('is plain JavaScript with a shebang, run by package.json bin webkad-relay without a TypeScript loader', async () => {
+    const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { bin: Record<string, string>, scripts: Record<string, string> }
+    expect(pkg.bin['webkad-relay']).toBe(`dist-relay/${RELAY_BIN}`)
+    expect(pkg.scripts.start).not.toContain('tsx')
+    expect(pkg.scripts.relay).not.toContain('tsx')
+    expect((await readFile(relayBin, 'utf8')).startsWith('#!/usr/bin/env node\n')).toBe(true)
+    const relay = startRelayProcess(['--help'])
+    expect(await exitWithin(relay, 10_000)).toEqual({ code: 0, signal: null })
+    expect(relay.stdout()).toMatch(/^usage: webkad-relay \[options\]/)
+    expect(relay.stdout()).toContain('--data-dir <path>')
+  })
+
   it('starts on free ports, prints its multiaddr and stops cleanly on SIGTERM', async () => {
     const relay = startRelayProcess(['--port', '0', '--http-port', '0', '--data-dir', await dirs.make()])
     const output = await waitForOutput(relay, /bootstrap: http:\/\/127\.0\.0\.1:\d+\/bootstrap/)

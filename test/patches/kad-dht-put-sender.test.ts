@@ -7,7 +7,7 @@ import { createSignedRecord } from '../../src/p2p/dht/records.ts'
 import { startMemoryNode } from '../helpers/nodes.ts'
 import { within } from '../helpers/wait.ts'
 import type { WebkadNode } from '../../src/p2p/node.ts'
-import type { PeerId } from '@libp2p/interface'
+import type { AbortOptions, PeerId } from '@libp2p/interface'
 import type { Key } from 'interface-datastore'
 
 /**
@@ -23,7 +23,7 @@ describe('kad-dht patch: the PUT_VALUE handler passes the sender to datastore.pu
     const senders: Array<PeerId | undefined> = []
     const datastore = new MemoryDatastore()
     const put = datastore.put.bind(datastore)
-    datastore.put = async (key: Key, value: Uint8Array, options?: { from?: PeerId }) => {
+    datastore.put = async (key: Key, value: Uint8Array, options?: AbortOptions & { from?: PeerId }) => {
       if (key.toString().startsWith('/dht/record/')) senders.push(options?.from)
       return await put(key, value, options)
     }

@@ -35,3 +35,11 @@ export function utf8ByteLength (text: string): number {
 function isLowSurrogate (unit: number): boolean {
   return unit >= 0xdc00 && unit <= 0xdfff
 }
+
+/** Bytes for people: 512 B, 3.4 KiB, 12.0 MiB. */
+export function formatBytes (bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 / 1024).toFixed(1)} MiB`
+  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`
+}

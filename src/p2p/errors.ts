@@ -133,3 +133,38 @@ export class RecordStoreLimitError extends Error {
 export class TabStorageError extends Error {
   override readonly name = 'TabStorageError'
 }
+
+/** A block peer broke /webkad/blocks/1.0.0 (oversized or malformed frame, wrong reply) or its stream failed; only that stream is reset. */
+export class BlockProtocolError extends Error {
+  override readonly name = 'BlockProtocolError'
+  readonly reason: 'oversized-frame' | 'malformed-frame' | 'reply-mismatch' | 'unexpected-reply' | 'timeout' | 'stream-failed' | 'too-many-streams' | 'closed'
+  constructor (message: string, reason: BlockProtocolError['reason']) {
+    super(message)
+    this.reason = reason
+  }
+}
+
+/** The text given as a file's CID is not a CID (or not one webkad can fetch: sha2-256, dag-pb or raw). */
+export class InvalidCidError extends Error {
+  override readonly name = 'InvalidCidError'
+}
+
+/** A FIND_PROVIDERS lookup ended without any provider of the file. */
+export class NoProvidersError extends Error {
+  override readonly name = 'NoProvidersError'
+}
+
+/** A file transfer could not finish: every provider failed or lied, or lacks a block. Blocks already stored are kept. */
+export class TransferFailedError extends Error {
+  override readonly name = 'TransferFailedError'
+}
+
+/** The browser refused to store more (IndexedDB quota); the blocks stored so far are kept for a later resume. */
+export class StorageQuotaError extends Error {
+  override readonly name = 'StorageQuotaError'
+}
+
+/** A file is not in this tab (never imported or fetched, or removed). */
+export class FileNotFoundError extends Error {
+  override readonly name = 'FileNotFoundError'
+}

@@ -17,6 +17,7 @@ import { createFollowingStore } from './stores/store.ts'
 import { LAST_BOOTNODES_KEY } from './session-types.ts'
 import type { ClosestPeersResult, DhtOperationOptions, DhtOperations, GetResult, PutResult } from './dht/dht-operations.ts'
 import type { QueryTrace } from './dht/query-trace.ts'
+import type { DhtProgressEvent } from './dht/dht-progress.ts'
 import type { RecordPayload } from './dht/records.ts'
 import type { RoutingTableSnapshot } from './dht/routing-table-view.ts'
 import type { KadInternals } from './dht/kad-internals.ts'
@@ -171,6 +172,8 @@ export class WebkadSession {
   /** Runs a scheduler task now; resolves with its state after the run. */
   async runTaskNow (id: string): Promise<TaskState | undefined> { return await this.scheduler?.runNow(id) }
   clearQueries (): void { this.queryLog.clear() }
+  /** An onProgress that traces one operation's DHT queries in the lookup list (the lazily loaded files feature). */
+  traceHandler (): (event: DhtProgressEvent) => void { return this.queryLog.progressHandler() }
 
   /** Queues a chat message; it is delivered (with retries) as soon as the peer can be reached. */
   async sendChat (peerIdText: string, text: string): Promise<ChatMessage> { return await this.chat().send(this.peer(peerIdText), text) }

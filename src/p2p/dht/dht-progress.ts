@@ -14,7 +14,7 @@ export type DhtProgressEvent =
   | { type: 'webkad:dht:waiting-for-peer', detail: { queryId: string, timeoutMs: number } }
   | { type: KadQueryEventType, detail: QueryEvent }
 
-export type QueryOperation = 'put' | 'get' | 'find-peer' | 'closest-peers' | 'replicate'
+export type QueryOperation = 'put' | 'get' | 'find-peer' | 'closest-peers' | 'replicate' | 'provide' | 'find-providers'
 
 export interface DhtQueryStart {
   queryId: string

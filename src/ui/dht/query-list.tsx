@@ -12,7 +12,9 @@ const OPERATION_TEXT: Record<QueryOperation, string> = {
   get: 'Get',
   'find-peer': 'Find peer',
   'closest-peers': 'Closest peers',
-  replicate: 'Replicate'
+  replicate: 'Replicate',
+  provide: 'Provide',
+  'find-providers': 'Find providers'
 }
 
 /** The last DHT lookups of this tab, newest first, each expandable into its trace. */

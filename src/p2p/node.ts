@@ -11,6 +11,8 @@ import { webkadDHT } from './dht/dht-config.ts'
 import { webkadConnectionGater } from './network/connection-gater.ts'
 import { webkadChat } from './services/chat/index.ts'
 import type { ChatService, ChatServiceInit } from './services/chat/index.ts'
+import { webkadBlocks } from './services/blocks/index.ts'
+import type { BlockService } from './services/blocks/index.ts'
 import type { Datastore } from 'interface-datastore'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
 import type { KadDHT, KadDHTInit } from '@libp2p/kad-dht'
@@ -25,6 +27,7 @@ export type WebkadServices = {
   ping: Ping
   dht: KadDHT
   chat: ChatService
+  blocks: BlockService
 }
 
 /** A webkad node (a tab, or its stand-in in Node tests and the simulation), typed with its services. */
@@ -114,7 +117,9 @@ export async function createWebkadNode (init: WebkadNodeInit = {}): Promise<Webk
       // as many (its inbound default is 2), or the extra pings are refused there instead.
       ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }),
       dht: webkadDHT(init.dht),
-      chat: webkadChat({ ...init.chat, datastore: init.chatDatastore })
+      chat: webkadChat({ ...init.chat, datastore: init.chatDatastore }),
+      // Content-addressed blocks of shared files (files/); it serves what the files feature gives it.
+      blocks: webkadBlocks()
     }
   })
 }

@@ -9,6 +9,7 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { webkadDHT } from './dht/dht-config.ts'
 import { webkadConnectionGater } from './network/connection-gater.ts'
+import { withoutRelaySearch } from './network/relay-discovery.ts'
 import { webkadChat } from './services/chat/index.ts'
 import type { ChatService, ChatServiceInit } from './services/chat/index.ts'
 import { webkadBlocks } from './services/blocks/index.ts'
@@ -94,7 +95,7 @@ export async function createWebkadNode (init: WebkadNodeInit = {}): Promise<Webk
             dataChannel: { maxMessageSize: 32 * 1024 }
           })]
         : []),
-      circuitRelayTransport()
+      withoutRelaySearch(circuitRelayTransport())
     ],
     connectionEncrypters: init.connectionEncrypters ?? [noise()],
     streamMuxers: [yamux()],

@@ -18,6 +18,7 @@ import { runConnectionSetup } from './browser/connection-setup.ts'
 import { runStreams } from './browser/streams.ts'
 import { runBrowserDht } from './browser/dht.ts'
 import { runPageLoad } from './browser/page.ts'
+import { runRelayRestart } from './node/relay-restart.ts'
 import type { Browser } from 'playwright-core'
 import type { BenchOptions, BenchSection } from './lib/types.ts'
 
@@ -47,7 +48,8 @@ const SECTIONS: SectionSpec[] = [
   { id: 'dht', run: async (options, browser) => await runBrowserDht({ ...options, browser: await browser() }) },
   { id: 'page', run: async (options, browser) => await runPageLoad({ ...options, browser: await browser() }) },
   nodeSection('simulated-network', 'simulated-network.ts', 'runSimulatedNetwork'),
-  nodeSection('relay-capacity', 'relay-capacity.ts', 'runRelayCapacity')
+  nodeSection('relay-capacity', 'relay-capacity.ts', 'runRelayCapacity'),
+  { id: 'relay-restart', run: async (options, browser) => await runRelayRestart({ ...options, browser: await browser() }) }
 ]
 
 interface SectionResult extends BenchSection {

@@ -52,6 +52,8 @@ export interface WorldOptions {
   browser?: Browser
   /** Extra relay/main.ts flags, e.g. `['--dht-streams', 'fresh']` (appended to the relay's argv). */
   relayArgs?: string[]
+  /** Run the compiled relay (dist-relay/, what `npm start` runs) rather than relay/main.ts through tsx. */
+  compiledRelay?: boolean
   /** Query appended to every tab's URL in this world (e.g. `dhtStreams=fresh`), before `OpenTabOptions.query`. */
   tabQuery?: string
 }
@@ -61,7 +63,10 @@ export async function openWorld (options: WorldOptions = {}): Promise<BenchWorld
   const browser = options.browser ?? await launchBrowser()
   let relay: RelayProcess
   try {
-    const relayOptions: RelayProcessOptions = options.relayArgs != null ? { args: options.relayArgs } : {}
+    const relayOptions: RelayProcessOptions = {
+      ...(options.relayArgs != null ? { args: options.relayArgs } : {}),
+      ...(options.compiledRelay === true ? { compiled: true } : {})
+    }
     relay = await startRelayProcess(relayOptions)
   } catch (err) {
     if (ownBrowser) await browser.close()

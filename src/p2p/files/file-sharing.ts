@@ -1,0 +1,295 @@
+import { logger } from '@libp2p/logger'
+import { CID } from 'multiformats/cid'
+import { FileNotFoundError, NotConnectedError, OperationAbortedError } from '../errors.ts'
+import { createCoalescedStore } from '../stores/store.ts'
+import { blockLinks, parseFileCid, readBlock } from './blocks.ts'
+import { fetchDag } from './file-fetch.ts'
+import { FileIndex, safeFileName } from './file-index.ts'
+import { exportFile, importBlob } from './file-transfer.ts'
+import { findFileProviders, provideFile, stopProviding } from './provider-operations.ts'
+import type { FileBlockstore } from './blocks.ts'
+import type { FileFetchProgressEvent, TransferProgress } from './file-fetch.ts'
+import type { FileEntry } from './file-index.ts'
+import type { ImportProgressEvent } from './file-transfer.ts'
+import type { FindProvidersResult, ProvideResult } from './provider-operations.ts'
+import type { DhtProgressEvent } from '../dht/dht-progress.ts'
+import type { WebkadNode } from '../node.ts'
+import type { ReadableStore } from '../stores/store.ts'
+import type { PeerId } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+
+export type { FileEntry } from './file-index.ts'
+export type { ProviderShare, TransferProgress } from './file-fetch.ts'
+
+const log = logger('webkad:files')
+
+/** kad-dht re-provides a record 24 h before its 48 h validity ends, checking every hour. */
+export const REPROVIDE_AFTER_MS = 24 * 60 * 60 * 1000
+const FIND_PROVIDERS_TIMEOUT_MS = 30_000
+/** multiformats' raw codec: a leaf, no links. */
+const RAW_CODE = 0x55
+
+/** What the files feature needs of a tab's session (WebkadSession has all of it). */
+export interface FilesHost {
+  readonly peerId: PeerId
+  /** The running node, if connected. */
+  readonly node: WebkadNode | undefined
+  /** Changes whenever the node starts, stops or goes online. */
+  readonly state: ReadableStore<{ status: string }>
+  /** An onProgress that draws one operation's lookups in the lookup list. */
+  traceHandler(): (event: DhtProgressEvent) => void
+  /** Opens a direct (WebRTC) connection; blocks never go through the relay. */
+  dialDirect?(peerId: string, options: { signal: AbortSignal }): Promise<unknown>
+}
+
+export interface FileStorage {
+  blockstore: FileBlockstore
+  /** Where the file index lives (its own datastore, per identity). */
+  index: Datastore
+}
+
+/** A fetch (or a share's import) as the panel shows it. */
+export interface TransferView {
+  cid: string
+  name: string
+  kind: 'import' | 'fetch'
+  progress?: TransferProgress
+  import?: ImportProgressEvent['detail']
+  /** The FIND_PROVIDERS lookup's result: who announced the file. */
+  providersFound?: string[]
+  findQueryId?: string
+  error?: { name: string, message: string }
+  done: boolean
+}
+
+export interface ShareResult {
+  entry: FileEntry
+  provide?: ProvideResult
+  /** Why the provider record could not go out (the file is kept and re-provided later). */
+  provideError?: string
+}
+
+/**
+ * A tab's files: share (import + provide), find providers, fetch with verification from
+ * several providers, download, remove. Lives in the lazily loaded files chunk; follows the
+ * session's node across reconnects (serving blocks, re-providing, resuming fetches).
+ */
+export class FileSharing {
+  private readonly host: FilesHost
+  private readonly storage: FileStorage
+  private readonly index: FileIndex
+  private readonly transferViews = new Map<string, TransferView>()
+  private readonly running = new Map<string, AbortController>()
+  private readonly transferStore = createCoalescedStore<readonly TransferView[]>(() => [...this.transferViews.values()].reverse(), 100)
+  private attachedNode?: WebkadNode
+  private unsubscribe?: () => void
+
+  constructor (host: FilesHost, storage: FileStorage) {
+    this.host = host
+    this.storage = storage
+    this.index = new FileIndex(storage.index)
+  }
+
+  get files (): ReadableStore<readonly FileEntry[]> { return this.index.files }
+  get transfers (): ReadableStore<readonly TransferView[]> { return this.transferStore }
+
+  /** Loads the index and starts following the session's node. */
+  async start (): Promise<void> {
+    await this.index.load()
+    this.unsubscribe = this.host.state.subscribe(() => { this.followNode() })
+    this.followNode()
+  }
+
+  stop (): void {
+    this.unsubscribe?.()
+    for (const controller of this.running.values()) controller.abort()
+    this.attachedNode?.services.blocks.setBlockSource(undefined)
+    this.attachedNode = undefined
+  }
+
+  /** Imports a file into the blockstore, indexes it and announces this tab as its provider. */
+  async share (file: Blob & { name?: string }, options: { signal: AbortSignal }): Promise<ShareResult> {
+    const name = safeFileName(file.name ?? 'file')
+    const key = `import:${name}:${Date.now()}`
+    this.setView(key, { cid: '', name, kind: 'import', done: false })
+    try {
+      const imported = await importBlob(file, this.storage.blockstore, {
+        signal: options.signal,
+        onProgress: (event) => { this.patchView(key, { import: event.detail }) }
+      })
+      const cid = imported.cid.toString()
+      const entry: FileEntry = { cid, name, size: imported.size, blocks: imported.blocks, origin: 'shared', complete: true, providing: true, addedAt: Date.now() }
+      await this.index.put({ ...entry, addedAt: this.index.get(cid)?.addedAt ?? entry.addedAt })
+      this.transferViews.delete(key)
+      this.transferStore.flush()
+      return await this.announce(cid, options.signal)
+    } catch (err) {
+      this.patchView(key, { error: errorOf(err), done: true })
+      throw err
+    }
+  }
+
+  /** FIND_PROVIDERS for a CID (traced in the lookup list); NoProvidersError when nobody has it. */
+  async findProviders (cidText: string, options: { signal: AbortSignal }): Promise<FindProvidersResult> {
+    const cid = parseFileCid(cidText)
+    const node = this.requireNode()
+    return await findFileProviders(node, cid, { signal: AbortSignal.any([options.signal, AbortSignal.timeout(FIND_PROVIDERS_TIMEOUT_MS)]), onProgress: this.host.traceHandler() })
+  }
+
+  /**
+   * Finds the providers of a CID and fetches the file's missing blocks from them, verified;
+   * then this tab provides it too. Resumes from blocks already stored.
+   */
+  async fetch (cidText: string, options: { signal: AbortSignal, name?: string }): Promise<FileEntry> {
+    const cid = parseFileCid(cidText)
+    const node = this.requireNode()
+    const key = cid.toString()
+    const existing = this.index.get(key)
+    if (existing?.complete === true) return existing
+    this.running.get(key)?.abort()
+    const controller = new AbortController()
+    this.running.set(key, controller)
+    const signal = AbortSignal.any([options.signal, controller.signal])
+    const name = safeFileName(options.name ?? existing?.name ?? key)
+    const entry: FileEntry = existing ?? { cid: key, name, size: 0, blocks: 0, origin: 'fetched', complete: false, providing: false, addedAt: Date.now() }
+    await this.index.put({ ...entry, name })
+    this.setView(key, { cid: key, name, kind: 'fetch', done: false })
+    try {
+      const found = await findFileProviders(node, cid, { signal: AbortSignal.any([signal, AbortSignal.timeout(FIND_PROVIDERS_TIMEOUT_MS)]), onProgress: this.host.traceHandler() })
+      this.patchView(key, { providersFound: found.providers.map(p => p.peerId.toString()), findQueryId: found.queryId })
+      const result = await fetchDag({
+        blocks: node.services.blocks,
+        blockstore: this.storage.blockstore,
+        root: cid,
+        providers: found.providers,
+        connect: this.host.dialDirect == null ? undefined : async (peer, connectSignal) => { await this.host.dialDirect?.(peer.toString(), { signal: connectSignal }) },
+        findMoreProviders: async (exclude, searchSignal) => (await findFileProviders(node, cid, { signal: AbortSignal.any([searchSignal, AbortSignal.timeout(FIND_PROVIDERS_TIMEOUT_MS)]), exclude: new Set([...exclude, node.peerId.toString()]), onProgress: this.host.traceHandler(), origin: 'scheduler' }).catch(() => ({ providers: [] }))).providers,
+        signal,
+        onProgress: (event) => { this.onFetchProgress(key, event) }
+      })
+      const done = await this.index.update(key, { size: result.totalBytes, blocks: result.blocks, complete: true, providing: true })
+      this.patchView(key, { done: true })
+      this.transferStore.flush()
+      void this.announce(key, new AbortController().signal).catch(() => {})
+      return done ?? entry
+    } catch (err) {
+      const error = signal.aborted && !options.signal.aborted && controller.signal.aborted ? new OperationAbortedError('The transfer was cancelled; the blocks fetched so far are kept.') : err
+      this.patchView(key, { error: errorOf(error), done: true })
+      this.transferStore.flush()
+      throw error
+    } finally {
+      if (this.running.get(key) === controller) this.running.delete(key)
+    }
+  }
+
+  /** Cancels a running fetch; its stored blocks stay for a later resume. */
+  cancel (cid: string): void {
+    this.running.get(cid)?.abort()
+  }
+
+  /** Stops providing and deletes the file's blocks and index entry. */
+  async remove (cid: string): Promise<void> {
+    const entry = this.index.get(cid)
+    if (entry == null) throw new FileNotFoundError(`${cid} is not in this tab.`)
+    this.cancel(cid)
+    const root = CID.parse(cid)
+    const node = this.host.node
+    if (node != null) await stopProviding(node, root).catch((err: unknown) => { log('could not cancel reprovide of %s - %e', cid, err) })
+    // Blocks of other files are kept (two files may share identical chunks).
+    const keep = new Set<string>()
+    for (const other of this.index.files.getSnapshot()) {
+      if (other.cid === cid) continue
+      for await (const block of this.walkHere(CID.parse(other.cid))) keep.add(block.toString())
+    }
+    const drop: CID[] = []
+    for await (const block of this.walkHere(root)) if (!keep.has(block.toString())) drop.push(block)
+    for (const block of drop) await this.storage.blockstore.delete(block)
+    await this.index.remove(cid)
+    this.transferViews.delete(cid)
+    this.transferStore.flush()
+  }
+
+  /** The file's bytes in order, from the blocks stored here. */
+  read (cid: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
+    const entry = this.index.get(cid)
+    if (entry?.complete !== true) throw new FileNotFoundError(`${cid} is not complete in this tab.`)
+    return exportFile(CID.parse(cid), this.storage.blockstore, options)
+  }
+
+  /** When this tab's provider record of the file will be re-announced by kad-dht (ms epoch). */
+  nextReprovide (entry: FileEntry): number | undefined {
+    return entry.providing && entry.providedAt != null ? entry.providedAt + REPROVIDE_AFTER_MS : undefined
+  }
+
+  private async announce (cid: string, signal: AbortSignal, origin: 'user' | 'scheduler' = 'user'): Promise<ShareResult> {
+    const node = this.host.node
+    const entry = this.index.get(cid)
+    if (entry == null) throw new FileNotFoundError(`${cid} is not in this tab.`)
+    if (node == null) return { entry, provideError: 'Not connected: the file is announced when the tab connects.' }
+    try {
+      const provide = await provideFile(node, CID.parse(cid), { signal: AbortSignal.any([signal, AbortSignal.timeout(FIND_PROVIDERS_TIMEOUT_MS)]), onProgress: this.host.traceHandler(), origin })
+      const updated = await this.index.update(cid, { providing: true, providedAt: provide.providedAt }) ?? entry
+      return { entry: updated, provide }
+    } catch (err) {
+      if (signal.aborted) throw err
+      return { entry: this.index.get(cid) ?? entry, provideError: (err as Error).message }
+    }
+  }
+
+  /** On a new node: serve blocks from the blockstore, announce kept files, resume unfinished fetches. */
+  private followNode (): void {
+    const node = this.host.node
+    const online = this.host.state.getSnapshot().status === 'online'
+    if (node === this.attachedNode || node == null || !online) return
+    this.attachedNode = node
+    node.services.blocks.setBlockSource({
+      get: async (cid, options) => await this.storage.blockstore.has(cid, options) ? await readBlock(this.storage.blockstore, cid, options) : undefined
+    })
+    for (const entry of this.index.files.getSnapshot()) {
+      if (entry.complete && entry.providing) void this.announce(entry.cid, new AbortController().signal, 'scheduler').catch(() => {})
+      if (!entry.complete && !this.running.has(entry.cid)) {
+        void this.fetch(entry.cid, { signal: new AbortController().signal }).catch((err: unknown) => { log('resume of %s stopped - %e', entry.cid, err) })
+      }
+    }
+  }
+
+  private async * walkHere (root: CID): AsyncGenerator<CID> {
+    const stack = [root]
+    while (stack.length > 0) {
+      const cid = stack.pop()
+      if (cid == null) break
+      if (!await this.storage.blockstore.has(cid)) continue
+      yield cid
+      if (cid.code === RAW_CODE) continue
+      stack.push(...blockLinks(cid, await readBlock(this.storage.blockstore, cid)).children)
+    }
+  }
+
+  private onFetchProgress (key: string, event: FileFetchProgressEvent): void {
+    if (event.type === 'webkad:files:progress') this.patchView(key, { progress: event.detail })
+  }
+
+  private setView (key: string, view: TransferView): void {
+    this.transferViews.set(key, view)
+    this.transferStore.invalidate()
+  }
+
+  private patchView (key: string, change: Partial<TransferView>): void {
+    const view = this.transferViews.get(key)
+    if (view == null) return
+    this.transferViews.set(key, { ...view, ...change })
+    if (change.done === true || change.error != null) this.transferStore.flush()
+    else this.transferStore.invalidate()
+  }
+
+  private requireNode (): WebkadNode {
+    const node = this.host.node
+    if (node == null) throw new NotConnectedError('Connect to a relay first.')
+    return node
+  }
+}
+
+function errorOf (err: unknown): { name: string, message: string } {
+  const error = err instanceof Error ? err : new Error(String(err))
+  return { name: error.name, message: error.message }
+}

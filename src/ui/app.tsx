@@ -11,6 +11,7 @@ import { ConnectionsTable } from './network/connections-table.tsx'
 import { FindPeerPanel } from './network/find-peer-panel.tsx'
 import { SchedulerPanel } from './scheduler/scheduler-panel.tsx'
 import { StoredHerePanel } from './stored/stored-here-panel.tsx'
+import { FilesSection } from './files/files-section.tsx'
 import type { WebkadSession } from '../p2p/session.ts'
 
 export function App ({ session, initialBootnodes }: { session: WebkadSession, initialBootnodes: string }): React.JSX.Element {
@@ -31,6 +32,7 @@ export function App ({ session, initialBootnodes }: { session: WebkadSession, in
         <ChatPanel session={session} />
         <SchedulerPanel session={session} />
         <StoredHerePanel session={session} />
+        <FilesSection session={session} />
       </main>
     </>
   )

@@ -15,7 +15,7 @@ export type FileBlockstore = Pick<Blockstore, 'put' | 'get' | 'has' | 'delete'>
  * importer makes can be fetched: sha2-256, dag-pb or raw.
  */
 export function parseFileCid (text: string): CID {
-  const trimmed = text.trim().replace(/^.*#cid=/, '')
+  const trimmed = parseFileLink(text).cid
   if (trimmed === '') throw new InvalidCidError('Enter the CID of a file (it starts with "bafy" or "bafk").')
   let cid: CID
   try {
@@ -26,6 +26,20 @@ export function parseFileCid (text: string): CID {
   if (cid.multihash.code !== sha256.code) throw new InvalidCidError(`The CID uses hash 0x${cid.multihash.code.toString(16)}; webkad fetches sha2-256 blocks only.`)
   if (cid.code !== dagPb.code && cid.code !== raw.code) throw new InvalidCidError(`The CID's codec 0x${cid.code.toString(16)} is not a UnixFS file (dag-pb or raw).`)
   return cid.toV1()
+}
+
+/** The CID (and file name) of a shared link `…#cid=<cid>&name=<name>`, or of a bare CID. */
+export function parseFileLink (text: string): { cid: string, name?: string } {
+  const trimmed = text.trim()
+  const hash = trimmed.indexOf('#')
+  if (hash < 0) return { cid: trimmed }
+  const params = new URLSearchParams(trimmed.slice(hash + 1))
+  return { cid: (params.get('cid') ?? '').trim(), name: params.get('name') ?? undefined }
+}
+
+/** The fragment of a shareable link to a file: `#cid=<cid>&name=<name>`. */
+export function fileLinkFragment (cid: string, name: string): string {
+  return `#${new URLSearchParams({ cid, name }).toString()}`
 }
 
 /** True when `bytes` hash to the CID's sha2-256 digest. Every fetched block passes this before it is stored. */

@@ -2,7 +2,7 @@ import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import { FileNotFoundError, NotConnectedError, OperationAbortedError } from '../errors.ts'
 import { createCoalescedStore } from '../stores/store.ts'
-import { blockLinks, parseFileCid, readBlock } from './blocks.ts'
+import { blockLinks, parseFileCid, parseFileLink, readBlock } from './blocks.ts'
 import { fetchDag } from './file-fetch.ts'
 import { FileIndex, safeFileName } from './file-index.ts'
 import { exportFile, importBlob } from './file-transfer.ts'
@@ -150,7 +150,7 @@ export class FileSharing {
     const controller = new AbortController()
     this.running.set(key, controller)
     const signal = AbortSignal.any([options.signal, controller.signal])
-    const name = safeFileName(options.name ?? existing?.name ?? key)
+    const name = safeFileName(options.name ?? parseFileLink(cidText).name ?? existing?.name ?? key)
     const entry: FileEntry = existing ?? { cid: key, name, size: 0, blocks: 0, origin: 'fetched', complete: false, providing: false, addedAt: Date.now() }
     await this.index.put({ ...entry, name })
     this.setView(key, { cid: key, name, kind: 'fetch', done: false })

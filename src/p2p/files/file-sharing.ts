@@ -1,6 +1,7 @@
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import { FileNotFoundError, NotConnectedError, OperationAbortedError } from '../errors.ts'
+import { delay } from '../operation.ts'
 import { createCoalescedStore } from '../stores/store.ts'
 import { blockLinks, parseFileCid, parseFileLink, readBlock } from './blocks.ts'
 import { fetchDag } from './file-fetch.ts'
@@ -40,6 +41,11 @@ export interface FilesHost {
   traceHandler(): (event: DhtProgressEvent) => void
   /** Opens a direct (WebRTC) connection; blocks never go through the relay. */
   dialDirect?(peerId: string, options: { signal: AbortSignal }): Promise<unknown>
+}
+
+export interface FileSharingOptions {
+  /** Caps the bytes per second this tab serves to all fetchers together (`?uploadKiBps=`). @default no cap */
+  uploadBytesPerSecond?: number
 }
 
 export interface FileStorage {
@@ -84,10 +90,15 @@ export class FileSharing {
   private attachedNode?: WebkadNode
   private unsubscribe?: () => void
 
-  constructor (host: FilesHost, storage: FileStorage) {
+  private readonly uploadBytesPerSecond?: number
+  /** When the upload cap lets the next block out (ms epoch). */
+  private uploadFreeAt = 0
+
+  constructor (host: FilesHost, storage: FileStorage, options: FileSharingOptions = {}) {
     this.host = host
     this.storage = storage
     this.index = new FileIndex(storage.index)
+    this.uploadBytesPerSecond = options.uploadBytesPerSecond
   }
 
   get files (): ReadableStore<readonly FileEntry[]> { return this.index.files }
@@ -243,7 +254,12 @@ export class FileSharing {
     if (node === this.attachedNode || node == null || !online) return
     this.attachedNode = node
     node.services.blocks.setBlockSource({
-      get: async (cid, options) => await this.storage.blockstore.has(cid, options) ? await readBlock(this.storage.blockstore, cid, options) : undefined
+      get: async (cid, options) => {
+        if (!await this.storage.blockstore.has(cid, options)) return undefined
+        const bytes = await readBlock(this.storage.blockstore, cid, options)
+        await this.throttleUpload(bytes.byteLength, options.signal)
+        return bytes
+      }
     })
     for (const entry of this.index.files.getSnapshot()) {
       if (entry.complete && entry.providing) void this.announce(entry.cid, new AbortController().signal, 'scheduler').catch(() => {})
@@ -251,6 +267,15 @@ export class FileSharing {
         void this.fetch(entry.cid, { signal: new AbortController().signal }).catch((err: unknown) => { log('resume of %s stopped - %e', entry.cid, err) })
       }
     }
+  }
+
+  /** Spaces served blocks out to the upload cap, if one is set. */
+  private async throttleUpload (bytes: number, signal?: AbortSignal): Promise<void> {
+    if (this.uploadBytesPerSecond == null || this.uploadBytesPerSecond <= 0) return
+    const now = Date.now()
+    const start = Math.max(now, this.uploadFreeAt)
+    this.uploadFreeAt = start + bytes / this.uploadBytesPerSecond * 1000
+    if (start > now) await delay(start - now, signal)
   }
 
   private async * walkHere (root: CID): AsyncGenerator<CID> {

@@ -23,7 +23,7 @@ async function fileSharingOf (session: WebkadSession): Promise<FileSharing> {
   let sharing = sharings.get(session)
   if (sharing == null) {
     sharing = (async () => {
-      const created = new FileSharing(session, await openBrowserFileStorage(session.peerId))
+      const created = new FileSharing(session, await openBrowserFileStorage(session.peerId), { uploadBytesPerSecond: uploadCapOf(window.location.search) })
       await created.start()
       // For the console, the e2e tests' page checks and the bench.
       Object.defineProperty(window, 'webkadFiles', { value: created, configurable: true })
@@ -32,6 +32,12 @@ async function fileSharingOf (session: WebkadSession): Promise<FileSharing> {
     sharings.set(session, sharing)
   }
   return await sharing
+}
+
+/** `?uploadKiBps=N` caps what this tab serves (to share a slow uplink fairly, or to watch a transfer). */
+function uploadCapOf (search: string): number | undefined {
+  const kib = Number(new URLSearchParams(search).get('uploadKiBps'))
+  return Number.isFinite(kib) && kib > 0 ? kib * 1024 : undefined
 }
 
 /** Share a file, fetch one by CID or link, watch transfers, download and remove files. */

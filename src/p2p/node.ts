@@ -13,6 +13,9 @@ import { withoutRelaySearch } from './network/relay-discovery.ts'
 import { webkadChat } from './services/chat/index.ts'
 import type { ChatService, ChatServiceInit } from './services/chat/index.ts'
 import { webkadBlocks } from './services/blocks/index.ts'
+import { guardProviderRecords } from './files/provider-guard.ts'
+import { MemoryDatastore } from 'datastore-core'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { BlockService } from './services/blocks/index.ts'
 import type { Datastore } from 'interface-datastore'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
@@ -77,10 +80,12 @@ export interface WebkadNodeInit {
 export async function createWebkadNode (init: WebkadNodeInit = {}): Promise<WebkadNode> {
   const webrtcEnabled = init.webrtc ?? true
   if (init.transports != null && init.listen == null) throw new TypeError('createWebkadNode: `transports` needs `listen`')
+  const privateKey = init.privateKey ?? await generateKeyPair('Ed25519')
   return await createLibp2p({
-    privateKey: init.privateKey ?? await generateKeyPair('Ed25519'),
+    privateKey,
     start: init.start ?? true,
-    ...(init.datastore != null ? { datastore: init.datastore } : {}),
+    // ADD_PROVIDER floods are slowed and bounded (files/provider-guard.ts); own records are not limited.
+    datastore: guardProviderRecords(init.datastore ?? new MemoryDatastore(), { self: peerIdFromPrivateKey(privateKey).toString() }),
     addresses: {
       // Reserve a slot on the relay (circuit) and accept WebRTC dials signalled through it.
       listen: init.listen ?? (webrtcEnabled ? ['/p2p-circuit', '/webrtc'] : ['/p2p-circuit'])

@@ -4,7 +4,7 @@ import { createStore } from '../../../src/p2p/stores/store.ts'
 import { FileSharing } from '../../../src/p2p/files/file-sharing.ts'
 import { startDhtNetwork, stopDhtNetwork } from '../dht/dht-network.ts'
 import type { TestDhtNode } from '../dht/dht-network.ts'
-import type { FilesHost } from '../../../src/p2p/files/file-sharing.ts'
+import type { FileSharingOptions, FilesHost } from '../../../src/p2p/files/file-sharing.ts'
 
 /** A DHT node of the test network with the files feature on it, as a tab has (storage in memory). */
 export interface FilesPeer extends TestDhtNode {
@@ -13,9 +13,9 @@ export interface FilesPeer extends TestDhtNode {
 }
 
 /** Starts `count` connected webkad nodes (memory transport), each with a started FileSharing. */
-export async function startFilesNetwork (count: number, kBucketSize = 20): Promise<FilesPeer[]> {
-  const nodes = await startDhtNetwork(count, kBucketSize)
-  return await Promise.all(nodes.map(async (peer) => {
+export async function startFilesNetwork (count: number, options: { kBucketSize?: number, sharing?: (index: number) => FileSharingOptions } = {}): Promise<FilesPeer[]> {
+  const nodes = await startDhtNetwork(count, options.kBucketSize ?? 20)
+  return await Promise.all(nodes.map(async (peer, index) => {
     const blockstore = new MemoryBlockstore()
     const host: FilesHost = {
       peerId: peer.node.peerId,
@@ -23,7 +23,7 @@ export async function startFilesNetwork (count: number, kBucketSize = 20): Promi
       state: createStore({ status: 'online' }),
       traceHandler: () => () => {}
     }
-    const files = new FileSharing(host, { blockstore, index: new MemoryDatastore() })
+    const files = new FileSharing(host, { blockstore, index: new MemoryDatastore() }, options.sharing?.(index))
     await files.start()
     return { ...peer, files, blockstore }
   }))
@@ -35,7 +35,7 @@ export async function stopFilesNetwork (peers: FilesPeer[]): Promise<void> {
 }
 
 /** Deterministic pseudo-random bytes (xorshift), so a file's content is not trivially compressible. */
-export function randomBytes (length: number, seed = 1): Uint8Array {
+export function randomBytes (length: number, seed = 1): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(length)
   let state = seed >>> 0 || 1
   for (let index = 0; index < length; index++) {
@@ -47,7 +47,7 @@ export function randomBytes (length: number, seed = 1): Uint8Array {
   return bytes
 }
 
-export async function collect (source: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+export async function collect (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Uint8Array> {
   const chunks: Uint8Array[] = []
   for await (const chunk of source) chunks.push(chunk)
   const out = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0))

@@ -16,8 +16,8 @@ export const BLOCKS_IN_FLIGHT_PER_PROVIDER = 8
 /** Providers used at once by one transfer. */
 export const MAX_PROVIDERS_PER_TRANSFER = 4
 /** How often a transfer without any provider left looks for more before it gives up. */
-const PROVIDER_SEARCH_ATTEMPTS = 3
-const PROVIDER_SEARCH_PAUSE_MS = 1_500
+const PROVIDER_SEARCH_ATTEMPTS = 8
+const PROVIDER_SEARCH_PAUSE_MS = 3_000
 /** Rate is averaged over this window. */
 const RATE_WINDOW_MS = 3_000
 

@@ -173,7 +173,7 @@ export class FileSharing {
         blockstore: this.storage.blockstore,
         root: cid,
         providers: found.providers,
-        connect: this.host.dialDirect == null ? undefined : async (peer, connectSignal) => { await this.host.dialDirect?.(peer.toString(), { signal: connectSignal }) },
+        connect: async (peer, connectSignal) => { await this.connectDirectly(node, peer, connectSignal) },
         findMoreProviders: async (exclude, searchSignal) => (await findFileProviders(node, cid, { signal: AbortSignal.any([searchSignal, AbortSignal.timeout(FIND_PROVIDERS_TIMEOUT_MS)]), exclude: new Set([...exclude, node.peerId.toString()]), onProgress: this.host.traceHandler(), origin: 'scheduler' }).catch(() => ({ providers: [] }))).providers,
         signal,
         onProgress: (event) => { this.onFetchProgress(key, event) }
@@ -266,6 +266,22 @@ export class FileSharing {
       if (!entry.complete && !this.running.has(entry.cid)) {
         void this.fetch(entry.cid, { signal: new AbortController().signal }).catch((err: unknown) => { log('resume of %s stopped - %e', entry.cid, err) })
       }
+    }
+  }
+
+  /**
+   * Blocks never go through the relay: a tab dials the provider over WebRTC; a provider with a
+   * dialable address of its own (a Node peer on WebSockets) is dialled directly instead.
+   */
+  private async connectDirectly (node: WebkadNode, peer: PeerId, signal: AbortSignal): Promise<void> {
+    if (node.getConnections(peer).some(connection => connection.status === 'open' && connection.limits == null)) return
+    if (this.host.dialDirect == null) return
+    try {
+      await this.host.dialDirect(peer.toString(), { signal })
+    } catch (err) {
+      if (signal.aborted) throw err
+      const connection = await node.dial(peer, { signal })
+      if (connection.limits != null) throw err
     }
   }
 

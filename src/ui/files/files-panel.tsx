@@ -179,7 +179,7 @@ function TransferItem ({ view, onCancel }: { view: TransferView, onCancel: () =>
   const total = progress?.totalBytes
   const phase = view.error != null ? 'failed' : (progress?.phase ?? 'finding-providers')
   return (
-    <li className="transfer" aria-label={`Transfer of ${view.name}`} data-testid="transfer" data-cid={view.cid} data-phase={phase} data-bytes={progress?.bytes ?? 0} data-total={total ?? ''}>
+    <li className="transfer" aria-label={`Transfer of ${view.name}`} data-testid="transfer" data-cid={view.cid} data-phase={phase} data-bytes={progress?.bytes ?? 0} data-resumed={progress?.resumedBytes ?? 0} data-total={total ?? ''}>
       <div className="transfer-head">
         <strong className="transfer-name">{view.name}</strong>
         <span className="hint">{phaseText(phase)}</span>

@@ -77,4 +77,52 @@ describe('FileSharing between real webkad nodes', () => {
     const unknown = CID.parse('bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy')
     await expect(b.files.fetch(unknown.toString(), { signal: AbortSignal.timeout(10_000) })).rejects.toMatchObject({ name: 'NoProvidersError' })
   })
+
+  it('a full storage quota stops the fetch with StorageQuotaError; the blocks stored so far are kept and a later fetch resumes from them', async () => {
+    let room = 5
+    peers = await startFilesNetwork(2, {
+      wrapBlockstore: (index, store) => index === 0 ? store : {
+        has: store.has.bind(store),
+        get: store.get.bind(store),
+        delete: store.delete.bind(store),
+        put: async (cid, bytes, options) => {
+          if (room-- <= 0) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError')
+          return await store.put(cid, bytes, options)
+        }
+      }
+    })
+    const [a, b] = peers
+    if (a == null || b == null) throw new Error('network')
+    const content = randomBytes(3 * 1024 * 1024, 21)
+    const shared = await a.files.share(new File([content], 'big.bin'), { signal: AbortSignal.timeout(20_000) })
+    await expect(b.files.fetch(shared.entry.cid, { signal: AbortSignal.timeout(20_000) })).rejects.toMatchObject({ name: 'StorageQuotaError' })
+    expect(b.files.files.getSnapshot().find(entry => entry.cid === shared.entry.cid)).toMatchObject({ complete: false })
+    let kept = 0
+    for await (const _pair of b.blockstore.getAll()) kept++
+    expect(kept).toBe(5)
+    room = Number.POSITIVE_INFINITY
+    const fetched = await b.files.fetch(shared.entry.cid, { signal: AbortSignal.timeout(20_000) })
+    expect(b.files.transfers.getSnapshot()[0]?.progress?.resumedBytes).toBeGreaterThan(0)
+    expect(sha256(await collect(b.files.read(fetched.cid)))).toBe(sha256(content))
+  })
+
+  it('Cancel stops a transfer with OperationAbortedError and keeps its blocks; Remove stops providing and deletes the blocks', async () => {
+    peers = await startFilesNetwork(3, { sharing: (index) => index === 0 ? { uploadBytesPerSecond: 1024 * 1024 } : {} })
+    const [a, b] = peers
+    if (a == null || b == null) throw new Error('network')
+    const shared = await a.files.share(new File([randomBytes(3 * 1024 * 1024, 8)], 'slow.bin'), { signal: AbortSignal.timeout(20_000) })
+    const fetching = b.files.fetch(shared.entry.cid, { signal: AbortSignal.timeout(20_000) })
+    await expect.poll(() => b.files.transfers.getSnapshot()[0]?.progress?.bytes ?? 0, { timeout: 10_000, interval: 20 }).toBeGreaterThan(0)
+    b.files.cancel(shared.entry.cid)
+    await expect(fetching).rejects.toMatchObject({ name: 'OperationAbortedError' })
+    let kept = 0
+    for await (const _pair of b.blockstore.getAll()) kept++
+    expect(kept).toBeGreaterThan(0)
+    await a.files.remove(shared.entry.cid)
+    expect(a.files.files.getSnapshot()).toEqual([])
+    let left = 0
+    for await (const _pair of a.blockstore.getAll()) left++
+    expect(left).toBe(0)
+    await expect(a.files.remove(shared.entry.cid)).rejects.toMatchObject({ name: 'FileNotFoundError' })
+  })
 })

@@ -4,6 +4,7 @@ import { createStore } from '../../../src/p2p/stores/store.ts'
 import { FileSharing } from '../../../src/p2p/files/file-sharing.ts'
 import { startDhtNetwork, stopDhtNetwork } from '../dht/dht-network.ts'
 import type { TestDhtNode } from '../dht/dht-network.ts'
+import type { FileBlockstore } from '../../../src/p2p/files/blocks.ts'
 import type { FileSharingOptions, FilesHost } from '../../../src/p2p/files/file-sharing.ts'
 
 /** A DHT node of the test network with the files feature on it, as a tab has (storage in memory). */
@@ -13,7 +14,7 @@ export interface FilesPeer extends TestDhtNode {
 }
 
 /** Starts `count` connected webkad nodes (memory transport), each with a started FileSharing. */
-export async function startFilesNetwork (count: number, options: { kBucketSize?: number, sharing?: (index: number) => FileSharingOptions } = {}): Promise<FilesPeer[]> {
+export async function startFilesNetwork (count: number, options: { kBucketSize?: number, sharing?: (index: number) => FileSharingOptions, wrapBlockstore?: (index: number, blockstore: MemoryBlockstore) => FileBlockstore } = {}): Promise<FilesPeer[]> {
   const nodes = await startDhtNetwork(count, options.kBucketSize ?? 20)
   return await Promise.all(nodes.map(async (peer, index) => {
     const blockstore = new MemoryBlockstore()
@@ -23,7 +24,7 @@ export async function startFilesNetwork (count: number, options: { kBucketSize?:
       state: createStore({ status: 'online' }),
       traceHandler: () => () => {}
     }
-    const files = new FileSharing(host, { blockstore, index: new MemoryDatastore() }, options.sharing?.(index))
+    const files = new FileSharing(host, { blockstore: options.wrapBlockstore?.(index, blockstore) ?? blockstore, index: new MemoryDatastore() }, options.sharing?.(index))
     await files.start()
     return { ...peer, files, blockstore }
   }))

@@ -175,3 +175,24 @@ describe('ADD_PROVIDER flood', () => {
     expect(await alice.datastore.has(new Key(`${KAD_PROVIDER_PREFIX}${toString(CID.parse(honest.entry.cid).multihash.bytes, 'base32')}/${bob.node.peerId.toString()}`))).toBe(true)
   })
 })
+
+describe('block stream limits', () => {
+  it('a peer holding more than 4 block streams at once has further ones reset', async () => {
+    peers = await startFilesNetwork(2)
+    const [alice, mallory] = peers
+    if (alice == null || mallory == null) throw new Error('network')
+    await alice.files.share(new File([randomBytes(1000, 2)], 'f.bin'), { signal: AbortSignal.timeout(20_000) })
+    // Each stream sends half a request frame, so Alice holds it open waiting for the rest.
+    const streams: Stream[] = []
+    for (let index = 0; index < 6; index++) {
+      const stream = await mallory.node.dialProtocol(alice.node.peerId, BLOCKS_PROTOCOL, { maxOutboundStreams: 16 } as never).catch(() => undefined)
+      if (stream == null) continue
+      try { stream.send(varint(40)) } catch { /* already refused */ }
+      streams.push(stream)
+    }
+    const ends = await Promise.all(streams.map(async stream => await streamEnd(stream, 1500)))
+    // libp2p's per-connection inbound limit and the service's per-peer limit are both 4.
+    expect(ends.filter(end => end === 'open')).toHaveLength(4)
+    for (const stream of streams) stream.abort(new Error('test done'))
+  })
+})

@@ -69,7 +69,7 @@ export interface ThroughputRun {
   peakWriteBuffer: number
 }
 
-interface SenderPlan {
+export interface SenderPlan {
   totalBytes: number
   chunkBytes: number
   /** libp2p only: how to wait when send() returns false. */
@@ -206,7 +206,7 @@ async function libp2pThroughput (sender: BenchTab, receiver: BenchTab, peer: str
 }
 
 /** Opens a bare RTCDataChannel from `offerer` to `answerer` (SDP carried by the harness, no trickle). */
-async function openBareChannel (offerer: BenchTab, answerer: BenchTab): Promise<void> {
+export async function openBareChannel (offerer: BenchTab, answerer: BenchTab): Promise<void> {
   const offer = await offerer.page.evaluate(async () => {
     const state = window.__webkadBench ??= { expect: 0, bareMode: 'echo', sinkMessages: 0 }
     const peer = new RTCPeerConnection({ iceServers: [] })
@@ -292,7 +292,7 @@ async function bareRoundTrips (sender: BenchTab, receiver: BenchTab, count: numb
   }, { count, warmup: WARMUP_ROUND_TRIPS })
 }
 
-async function bareThroughput (sender: BenchTab, receiver: BenchTab, plan: SenderPlan): Promise<ThroughputRun> {
+export async function bareThroughput (sender: BenchTab, receiver: BenchTab, plan: SenderPlan): Promise<ThroughputRun> {
   await setBareMode(receiver, 'sink', plan.totalBytes)
   const run = await sender.page.evaluate(async (plan) => {
     const channel = window.__webkadBench?.bareChannel

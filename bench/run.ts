@@ -18,6 +18,7 @@ import { runConnectionSetup } from './browser/connection-setup.ts'
 import { runStreams } from './browser/streams.ts'
 import { runBrowserDht } from './browser/dht.ts'
 import { runPageLoad } from './browser/page.ts'
+import { runFiles } from './browser/files.ts'
 import { runRelayRestart } from './node/relay-restart.ts'
 import type { Browser } from 'playwright-core'
 import type { BenchOptions, BenchSection } from './lib/types.ts'
@@ -47,6 +48,7 @@ const SECTIONS: SectionSpec[] = [
   { id: 'streams', run: async (options, browser) => await runStreams({ ...options, browser: await browser() }) },
   { id: 'dht', run: async (options, browser) => await runBrowserDht({ ...options, browser: await browser() }) },
   { id: 'page', run: async (options, browser) => await runPageLoad({ ...options, browser: await browser() }) },
+  { id: 'files', run: async (options, browser) => await runFiles({ ...options, browser: await browser() }) },
   nodeSection('simulated-network', 'simulated-network.ts', 'runSimulatedNetwork'),
   nodeSection('relay-capacity', 'relay-capacity.ts', 'runRelayCapacity'),
   { id: 'relay-restart', run: async (options, browser) => await runRelayRestart({ ...options, browser: await browser() }) }

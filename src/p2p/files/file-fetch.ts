@@ -55,6 +55,10 @@ export interface TransferProgress {
   /** What the transfer waits for or why it failed, in words. */
   message?: string
   startedAt: number
+  /** When the first block arrived from a provider (ms epoch): the "first byte" of the transfer. */
+  firstBlockAt?: number
+  /** When the last block was stored. */
+  finishedAt?: number
 }
 
 export type FileFetchProgressEvent =
@@ -89,7 +93,13 @@ interface ActiveProvider {
   peerId: PeerId
   channel?: BlockChannel
   inFlight: Set<string>
+  /** Connections opened to it in this transfer (a lost one is retried a few times). */
+  attempts: number
 }
+
+/** A provider whose connection or stream broke is tried again this many times (webkad closes duplicate WebRTC connections, streams and all). */
+const MAX_CONNECT_ATTEMPTS = 3
+const RECONNECT_DELAY_MS = 500
 
 /**
  * Fetches every block of a UnixFS DAG that is not stored yet, from several providers at once,
@@ -125,6 +135,8 @@ export async function fetchDag (init: FetchDagInit): Promise<FetchDagResult> {
   const finished = new Promise<void>((resolve, reject) => { settle = { resolve, reject } })
   finished.catch(() => {})
   let searching = false
+  let firstBlockAt: number | undefined
+  let finishedAt: number | undefined
 
   const progress = (): TransferProgress => {
     const now = Date.now()
@@ -132,7 +144,7 @@ export async function fetchDag (init: FetchDagInit): Promise<FetchDagResult> {
     const first = samples[0]
     const rate = first != null && now - first.at > 200 ? (bytes - first.bytes) / ((now - first.at) / 1000) : 0
     const secondsLeft = totalBytes != null && rate > 0 ? Math.max(0, (totalBytes - bytes) / rate) : undefined
-    return { cid: init.root.toString(), phase, bytes, totalBytes, resumedBytes, blocks, rate, secondsLeft, providers: [...providers.values()].map(p => ({ ...p.share })), message, startedAt }
+    return { cid: init.root.toString(), phase, bytes, totalBytes, resumedBytes, blocks, rate, secondsLeft, providers: [...providers.values()].map(p => ({ ...p.share })), message, startedAt, firstBlockAt, finishedAt }
   }
   const report = (): void => { emit({ type: 'webkad:files:progress', detail: progress() }) }
 
@@ -150,6 +162,7 @@ export async function fetchDag (init: FetchDagInit): Promise<FetchDagResult> {
     blocks++
     if (from == null) resumedBytes += fileBytes
     else {
+      firstBlockAt ??= Date.now()
       from.share.bytes += fileBytes
       from.share.blocks++
       emit({ type: 'webkad:files:block', detail: { cid: cid.toString(), from: from.share.peer, bytes: fileBytes } })
@@ -207,6 +220,14 @@ export async function fetchDag (init: FetchDagInit): Promise<FetchDagResult> {
     provider.inFlight.clear()
     report()
     pump()
+    if (state === 'gone' && provider.attempts < MAX_CONNECT_ATTEMPTS) {
+      setTimeout(() => {
+        if (failure != null || provider.share.state !== 'gone') return
+        provider.share.state = 'connecting'
+        provider.share.reason = undefined
+        connectProvider(provider)
+      }, RECONNECT_DELAY_MS)
+    }
   }
 
   const pendingCids = new Map<string, CID>()
@@ -290,8 +311,8 @@ export async function fetchDag (init: FetchDagInit): Promise<FetchDagResult> {
       queue.splice(index, 1)
       request(chosen, cid)
     }
-    const alive = [...providers.values()].filter(p => p.share.state === 'active' || p.share.state === 'connecting')
-    const stuck = queue.length > 0 && alive.filter(p => p.share.state === 'connecting').length === 0 &&
+    const alive = [...providers.values()].filter(p => p.share.state === 'active' || p.share.state === 'connecting' || (p.share.state === 'gone' && p.attempts < MAX_CONNECT_ATTEMPTS))
+    const stuck = queue.length > 0 && alive.filter(p => p.share.state !== 'active').length === 0 &&
       queue.every(cid => alive.every(p => lacking.get(cid.toString())?.has(p.share.peer) === true))
     if (stuck && !searching) void searchForProviders()
   }
@@ -299,13 +320,18 @@ export async function fetchDag (init: FetchDagInit): Promise<FetchDagResult> {
   const addProvider = (info: ProviderInfo): void => {
     const key = info.peerId.toString()
     if (providers.has(key) || [...providers.values()].filter(p => p.share.state === 'active' || p.share.state === 'connecting').length >= MAX_PROVIDERS_PER_TRANSFER) return
-    const provider: ActiveProvider = { share: { peer: key, state: 'connecting', bytes: 0, blocks: 0 }, peerId: info.peerId, inFlight: new Set() }
+    const provider: ActiveProvider = { share: { peer: key, state: 'connecting', bytes: 0, blocks: 0 }, peerId: info.peerId, inFlight: new Set(), attempts: 0 }
     providers.set(key, provider)
     report()
+    connectProvider(provider)
+  }
+
+  function connectProvider (provider: ActiveProvider): void {
+    provider.attempts++
     void (async () => {
       try {
-        await init.connect?.(info.peerId, signal)
-        provider.channel = await init.blocks.openChannel(info.peerId, { signal: AbortSignal.any([signal, AbortSignal.timeout(15_000)]) })
+        await init.connect?.(provider.peerId, signal)
+        provider.channel = await init.blocks.openChannel(provider.peerId, { signal: AbortSignal.any([signal, AbortSignal.timeout(15_000)]) })
         if (failure != null) { provider.channel.close(); return }
         provider.share.state = 'active'
         phase = 'fetching'
@@ -326,15 +352,19 @@ export async function fetchDag (init: FetchDagInit): Promise<FetchDagResult> {
     report()
     try {
       for (let attempt = 1; attempt <= PROVIDER_SEARCH_ATTEMPTS && failure == null; attempt++) {
-        const known = new Set(providers.keys())
+        const known = new Set([...providers.values()].filter(p => p.share.state !== 'gone').map(p => p.share.peer))
         const more = await init.findMoreProviders?.(known, signal).catch((err: unknown) => {
           if (signal.aborted) throw err
           return []
         }) ?? []
         for (const info of more) {
           const previous = providers.get(info.peerId.toString())
-          if (previous?.share.state === 'gone') providers.delete(info.peerId.toString())
-          addProvider(info)
+          // Found again after it was lost: try it afresh, keeping its share so far.
+          if (previous?.share.state === 'gone') {
+            previous.attempts = 0
+            previous.share.state = 'connecting'
+            connectProvider(previous)
+          } else addProvider(info)
         }
         if ([...providers.values()].some(p => p.share.state === 'connecting' || p.share.state === 'active')) return
         if (attempt < PROVIDER_SEARCH_ATTEMPTS) await delay(PROVIDER_SEARCH_PAUSE_MS, signal)
@@ -355,6 +385,7 @@ export async function fetchDag (init: FetchDagInit): Promise<FetchDagResult> {
     for (const info of init.providers) addProvider(info)
     if (init.providers.length === 0) pump()
     await finished
+    finishedAt = Date.now()
     phase = 'done'
     report()
     return { totalBytes: totalBytes ?? bytes, blocks, resumedBytes, providers: [...providers.values()].map(p => ({ ...p.share })), durationMs: Date.now() - startedAt }

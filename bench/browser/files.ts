@@ -15,7 +15,7 @@ import type { BenchRow, BenchSection } from '../lib/types.ts'
 
 const MiB = 1024 * 1024
 const FILE_BYTES = { full: 64 * MiB, quick: 16 * MiB }
-const TRANSFER_RUNS = { full: 3, quick: 2 }
+const TRANSFER_RUNS = { full: 5, quick: 3 }
 const FIRST_BYTE_RUNS = { full: 9, quick: 5 }
 const GOAL_ONE_PROVIDER_RATIO = 0.7
 const GOAL_FIRST_BYTE_P50_MS = 300
@@ -100,6 +100,8 @@ export async function runFiles (options: BrowserBenchOptions): Promise<BenchSect
     const cid = await shareGenerated(provider1, fileBytes)
     // Baseline: a bare RTCDataChannel from provider 1 to the fetcher, same tabs, same bytes.
     await openBareChannel(provider1, fetcher)
+    // One unmeasured run each warms the channel, the blockstore and the code paths.
+    await bareThroughput(provider1, fetcher, { totalBytes: 4 * MiB, chunkBytes: 16 * 1024, highWater: 2 * MiB, lowWater: MiB })
     const one: FetchTiming[] = []
     const bare: number[] = []
     for (let run = 0; run < TRANSFER_RUNS[size]; run++) {

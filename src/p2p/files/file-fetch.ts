@@ -11,8 +11,8 @@ import type { CID } from 'multiformats/cid'
 
 const log = logger('webkad:files:fetch')
 
-/** Blocks requested from one provider before its first reply (256 KiB each: 2 MiB in flight per provider). */
-export const BLOCKS_IN_FLIGHT_PER_PROVIDER = 8
+/** Blocks requested from one provider before its first reply (256 KiB each: 4 MiB in flight per provider). */
+export const BLOCKS_IN_FLIGHT_PER_PROVIDER = 16
 /** Providers used at once by one transfer. */
 export const MAX_PROVIDERS_PER_TRANSFER = 4
 /** How often a transfer without any provider left looks for more before it gives up. */
@@ -73,6 +73,8 @@ export interface FetchDagInit {
   providers: ProviderInfo[]
   /** Opens a direct connection to a provider (a tab dials WebRTC); none needed on the memory transport. */
   connect?(peer: PeerId, signal: AbortSignal): Promise<void>
+  /** Hands over providers found after the transfer began (the lookup goes on while blocks flow). */
+  laterProviders?(add: (provider: ProviderInfo) => void): void
   /** Looks for more providers when every one in use has failed (FIND_PROVIDERS again). */
   findMoreProviders?(exclude: Set<string>, signal: AbortSignal): Promise<ProviderInfo[]>
   signal: AbortSignal
@@ -383,6 +385,7 @@ export async function fetchDag (init: FetchDagInit): Promise<FetchDagResult> {
     report()
     void discover(init.root)
     for (const info of init.providers) addProvider(info)
+    init.laterProviders?.((info) => { if (failure == null) addProvider(info) })
     if (init.providers.length === 0) pump()
     await finished
     finishedAt = Date.now()

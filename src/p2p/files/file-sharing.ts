@@ -12,7 +12,7 @@ import type { FileBlockstore } from './blocks.ts'
 import type { FileFetchProgressEvent, TransferProgress } from './file-fetch.ts'
 import type { FileEntry } from './file-index.ts'
 import type { ImportProgressEvent } from './file-transfer.ts'
-import type { FindProvidersResult, ProvideResult } from './provider-operations.ts'
+import type { FindProvidersResult, ProvideResult, ProviderInfo } from './provider-operations.ts'
 import type { DhtProgressEvent } from '../dht/dht-progress.ts'
 import type { WebkadNode } from '../node.ts'
 import type { ReadableStore } from '../stores/store.ts'
@@ -166,13 +166,28 @@ export class FileSharing {
     await this.index.put({ ...entry, name })
     this.setView(key, { cid: key, name, kind: 'fetch', done: false })
     try {
-      const found = await findFileProviders(node, cid, { signal: AbortSignal.any([signal, AbortSignal.timeout(FIND_PROVIDERS_TIMEOUT_MS)]), onProgress: this.host.traceHandler() })
-      this.patchView(key, { providersFound: found.providers.map(p => p.peerId.toString()), findQueryId: found.queryId })
+      // Blocks start flowing from the first provider found; the lookup goes on and adds the others.
+      const early: ProviderInfo[] = []
+      let addLater: ((provider: ProviderInfo) => void) | undefined
+      let firstFound: (() => void) | undefined
+      const first = new Promise<void>((resolve) => { firstFound = resolve })
+      const lookup = findFileProviders(node, cid, {
+        signal: AbortSignal.any([signal, AbortSignal.timeout(FIND_PROVIDERS_TIMEOUT_MS)]),
+        onProgress: this.host.traceHandler(),
+        onProvider: (provider) => {
+          if (addLater != null) addLater(provider)
+          else early.push(provider)
+          firstFound?.()
+        }
+      })
+      lookup.then((found) => { this.patchView(key, { providersFound: found.providers.map(p => p.peerId.toString()), findQueryId: found.queryId }) }, () => {})
+      await Promise.race([first, lookup])
       const result = await fetchDag({
         blocks: node.services.blocks,
         blockstore: this.storage.blockstore,
         root: cid,
-        providers: found.providers,
+        providers: early,
+        laterProviders: (add) => { addLater = add },
         connect: async (peer, connectSignal) => { await this.connectDirectly(node, peer, connectSignal) },
         findMoreProviders: async (exclude, searchSignal) => (await findFileProviders(node, cid, { signal: AbortSignal.any([searchSignal, AbortSignal.timeout(FIND_PROVIDERS_TIMEOUT_MS)]), exclude: new Set([...exclude, node.peerId.toString()]), onProgress: this.host.traceHandler(), origin: 'scheduler' }).catch(() => ({ providers: [] }))).providers,
         signal,

@@ -42,6 +42,8 @@ export interface FindProvidersOptions extends DhtOperationOptions {
   /** Providers not to report (this tab, or providers already in use). */
   exclude?: Set<string>
   origin?: 'user' | 'scheduler'
+  /** Called for each provider as soon as the lookup hears of it (a fetch starts on the first). */
+  onProvider?(provider: ProviderInfo): void
 }
 
 /**
@@ -90,8 +92,10 @@ export async function findFileProviders (node: WebkadNode, cid: CID, options: Fi
         for (const provider of event.providers) {
           const id = provider.id.toString()
           if (exclude.has(id) || found.has(id)) continue
-          found.set(id, { peerId: provider.id, multiaddrs: provider.multiaddrs, from: event.from.toString() })
+          const info = { peerId: provider.id, multiaddrs: provider.multiaddrs, from: event.from.toString() }
+          found.set(id, info)
           await node.peerStore.merge(provider.id, { multiaddrs: provider.multiaddrs }).catch(() => {})
+          options.onProvider?.(info)
         }
         if ((options.enough ?? 0) > 0 && found.size >= (options.enough ?? 0)) {
           lookup.abort()

@@ -8,6 +8,9 @@ import type { BlockChannel, BlockServiceInit, BlockSource } from './index.ts'
 import type { TokenBuckets } from '../../token-buckets.ts'
 import type { AbortOptions, Connection, Logger, PeerId, Stream } from '@libp2p/interface'
 
+/** Blocks read from the store ahead of the replies being written, per stream. */
+const READ_AHEAD_BLOCKS = 4
+
 /** What serving a stream needs of the service. */
 export interface ServeContext {
   options: Required<BlockServiceInit>
@@ -112,27 +115,59 @@ export async function serveBlockStream (stream: Stream, connection: Connection, 
   }
   context.streamsByPeer.set(peer, open)
   const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_FRAME_BYTES })
+  // Blocks are read ahead (a few at once) while earlier replies are written, in request order.
+  const replies: Array<Promise<Uint8Array>> = []
+  let more: (() => void) | undefined
+  let room: (() => void) | undefined
+  let readerDone = false
+  const reading = (async () => {
+    try {
+      for (;;) {
+        let frame
+        try {
+          frame = await lp.read({ signal: AbortSignal.any([context.signal, AbortSignal.timeout(context.options.idleTimeoutMs)]) })
+        } catch (err) {
+          const name = (err as Error).name
+          if (name === 'UnexpectedEOFError' || name === 'TimeoutError') return
+          throw err
+        }
+        const cid = CID.decode(BlockRequest.decode(frame).cid)
+        const wait = context.limiter.tryTake(peer)
+        if (wait > 0) await delay(wait, context.signal)
+        const reply = context.source()?.get(cid, { signal: context.signal }).then((data) => {
+          const present = data != null && data.byteLength <= MAX_BLOCK_BYTES
+          return BlockResponse.encode({ cid: cid.bytes, present, data: present ? data as Uint8Array<ArrayBuffer> : new Uint8Array(0) })
+        }) ?? Promise.resolve(BlockResponse.encode({ cid: cid.bytes, present: false, data: new Uint8Array(0) }))
+        reply.catch(() => {})
+        replies.push(reply)
+        more?.()
+        while (replies.length >= READ_AHEAD_BLOCKS) await new Promise<void>((resolve) => { room = resolve })
+      }
+    } finally {
+      readerDone = true
+      more?.()
+    }
+  })()
+  reading.catch(() => {})
   try {
     for (;;) {
-      let frame
-      try {
-        frame = await lp.read({ signal: AbortSignal.any([context.signal, AbortSignal.timeout(context.options.idleTimeoutMs)]) })
-      } catch (err) {
-        const name = (err as Error).name
-        if (name === 'UnexpectedEOFError' || name === 'TimeoutError') break
-        throw err
+      const next = replies[0]
+      if (next == null) {
+        if (readerDone) break
+        await new Promise<void>((resolve) => { more = resolve })
+        continue
       }
-      const cid = CID.decode(BlockRequest.decode(frame).cid)
-      const wait = context.limiter.tryTake(peer)
-      if (wait > 0) await delay(wait, context.signal)
-      const data = await context.source()?.get(cid, { signal: context.signal })
-      const present = data != null && data.byteLength <= MAX_BLOCK_BYTES
-      await lp.write(BlockResponse.encode({ cid: cid.bytes, present, data: present ? data as Uint8Array<ArrayBuffer> : new Uint8Array(0) }), { signal: context.signal })
+      await lp.write(await next, { signal: context.signal })
+      replies.shift()
+      room?.()
     }
+    await reading
     await stream.close().catch(() => {})
   } catch (err) {
     context.log('block stream from %s reset - %e', peer, err)
     stream.abort(err as Error)
+    replies.length = 0
+    room?.()
   } finally {
     const left = (context.streamsByPeer.get(peer) ?? 1) - 1
     if (left <= 0) context.streamsByPeer.delete(peer)

@@ -7,6 +7,7 @@
  * Run alone: node --import tsx --import ./relay/node20-polyfills.ts bench/node/simulated-network.ts [--quick]
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { memory } from '@libp2p/memory'
 import { noise } from '@libp2p/noise'
 import { plaintext } from '@libp2p/plaintext'
@@ -17,7 +18,8 @@ import { fromString } from 'uint8arrays'
 import { equals } from 'uint8arrays/equals'
 import { kadInternals } from '../../src/p2p/dht/kad-internals.ts'
 import { compareDistances, kadIdOfKey, kadIdOfPeer, xorDistance } from '../../src/p2p/dht/kad-math.ts'
-import { guardRecords } from '../../src/p2p/dht/record-guard.ts'
+import { DhtOperations } from '../../src/p2p/dht/dht-operations.ts'
+import { RecordHolding } from '../../src/p2p/dht/record-holding.ts'
 import { createSignedRecord } from '../../src/p2p/dht/records.ts'
 import { createWebkadNode } from '../../src/p2p/node.ts'
 import type { WebkadNode } from '../../src/p2p/node.ts'
@@ -26,6 +28,8 @@ import type { StockNode } from './stock-node.ts'
 import { collectGarbage, mapWithConcurrency, megabytes, pickOne, sample, sleep, watchEventLoop } from '../lib/node-runtime.ts'
 import type { LoopDelay } from '../lib/node-runtime.ts'
 import { isMainModule, runStandalone } from '../lib/standalone.ts'
+import { replacementChurnPlan, replacementChurnRows, simulateReplacementChurn } from './replacement-churn.ts'
+import type { ReplacementChurnPlan, ReplacementChurnResult } from './replacement-churn.ts'
 import { percentile, ratio, round } from '../lib/stats.ts'
 import type { BenchOptions, BenchRow, BenchSection } from '../lib/types.ts'
 import type { QueryEvent } from '@libp2p/kad-dht'
@@ -34,11 +38,11 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 
 const K = 20
 /** Library values the tuned settings are compared with (@libp2p/kad-dht 16.4.5 constants). */
-const DIALS_PER_JOIN = 3
+export const DIALS_PER_JOIN = 3
 const JOIN_CONCURRENCY = 8
 const LOOKUP_TIMEOUT_MS = 60_000
 /** The initial self-query times out after 5 s in kad-dht; wait a little longer for its event. */
-const SELF_QUERY_WAIT_MS = 7_000
+export const SELF_QUERY_WAIT_MS = 7_000
 
 /** A webkad node, or a library-defaults one: both have identify, ping and the DHT. */
 type SimLibp2p = WebkadNode | StockNode
@@ -100,9 +104,18 @@ export const LIBRARY_DEFAULTS_VARIANT: DhtVariant = {
   immediateJoinLookup: false
 }
 
-interface SimNode {
+/** The simulation's clock for record layers: replacement churn moves it one replication interval per round. */
+export const SIM_CLOCK = {
+  offsetMs: 0,
+  now (): number { return Date.now() + this.offsetMs }
+}
+
+export interface SimNode {
   index: number
   node: SimLibp2p
+  /** webkad nodes: the record layer their datastore goes through, and webkad's DHT operations. */
+  holding?: RecordHolding
+  dht?: DhtOperations
   peerId: PeerId
   privateKey: PrivateKey
   kadId: Uint8Array
@@ -146,27 +159,29 @@ export interface NetworkResult {
 
 let networkCounter = 0
 
-async function createSimNode (network: number, index: number, variant: DhtVariant): Promise<SimNode> {
+export async function createSimNode (network: number, index: number, variant: DhtVariant): Promise<SimNode> {
   const privateKey = await generateKeyPair('Ed25519')
   const listen = `/memory/webkad-bench-${network}-${index}`
   const encrypter = variant.encryption === 'noise' ? noise() : plaintext()
   let node: SimLibp2p
+  let holding: RecordHolding | undefined
+  let dht: DhtOperations | undefined
   if (variant.node === 'stock') {
     checkLibraryDefaults(variant)
     node = await createStockNode({ privateKey, listen, connectionEncrypters: [encrypter], start: false })
   } else {
     // What a tab runs (createWebkadNode: identify, identifyPush with a 50 ms debounce, ping with
-    // 4 streams each way, webkad's DHT, the chat service, a record-guarded datastore), on the
+    // 4 streams each way, webkad's DHT, the chat service, the record layer over its datastore), on the
     // memory transport with the variant's encryption. identifyPush and chat were not in this
     // simulation before createWebkadNode: chat only registers its protocol and two event
     // listeners until a message is sent (none is here); identifyPush pushes to connected peers
     // when this node's addresses or protocols change, which here is only around start.
-    node = await createWebkadNode({
+    const webkadNode = await createWebkadNode({
       privateKey,
       start: false,
       transports: [memory()],
       listen: [listen],
-      datastore: guardRecords(new MemoryDatastore()),
+      datastore: (holding = new RecordHolding(new MemoryDatastore(), { self: peerIdFromPrivateKey(privateKey), now: () => SIM_CLOCK.now() })).datastore,
       connectionEncrypters: [encrypter],
       // TUNED: what a tab gets — libp2p's browser build caps connections at 100.
       connectionManager: { maxConnections: variant.maxConnections },
@@ -184,11 +199,16 @@ async function createSimNode (network: number, index: number, variant: DhtVarian
     })
     // kad-dht pings every new contact before adding it to a bucket; in a one-process simulation
     // those pings (one connection each) dominate the build.
-    if (variant.skipPingBeforeAdd) kadInternals(node.services.dht).skipPingBeforeAdd()
+    if (variant.skipPingBeforeAdd) kadInternals(webkadNode.services.dht).skipPingBeforeAdd()
+    holding.attach(kadInternals(webkadNode.services.dht), () => webkadNode.getPeers())
+    dht = new DhtOperations(webkadNode, privateKey)
+    node = webkadNode
   }
   return {
     index,
     node,
+    holding,
+    dht,
     peerId: node.peerId,
     privateKey,
     kadId: kadIdOfPeer(node.peerId),
@@ -209,7 +229,7 @@ function checkLibraryDefaults (variant: DhtVariant): void {
 }
 
 /** Resolves true when kad-dht reports its self-query finished, false after `timeoutMs`. */
-async function waitForSelfQuery (node: SimLibp2p, timeoutMs: number): Promise<boolean> {
+export async function waitForSelfQuery (node: SimLibp2p, timeoutMs: number): Promise<boolean> {
   // kad-dht dispatches 'kad-dht:query:self' on the node's event bus, but it is not in libp2p's
   // typed event map: listen through the plain EventTarget the node is (a widening, not a cast).
   const events: EventTarget = node
@@ -238,7 +258,7 @@ interface BuiltNetwork {
  * let kad-dht run its own join lookup (the self-query). At most 8 joins run at once, each
  * holding its slot until its self-query ends, so the event loop never falls far behind.
  */
-async function buildNetwork (n: number, variant: DhtVariant, onProgress: (text: string) => void): Promise<BuiltNetwork> {
+export async function buildNetwork (n: number, variant: DhtVariant, onProgress: (text: string) => void): Promise<BuiltNetwork> {
   const network = ++networkCounter
   const startedAt = performance.now()
   const nodes = await mapWithConcurrency(Array.from({ length: n }, (_, index) => index), 16, async index => await createSimNode(network, index, variant))
@@ -350,9 +370,9 @@ function noteDepths (event: QueryEvent, depth: Map<string, number>): void {
   }
 }
 
-interface StoredRecord { key: Uint8Array, value: Uint8Array }
+export interface StoredRecord { key: Uint8Array, value: Uint8Array }
 
-async function putRecords (nodes: readonly SimNode[], count: number, network: number): Promise<{ records: StoredRecord[], replicas: number[] }> {
+export async function putRecords (nodes: readonly SimNode[], count: number, network: number): Promise<{ records: StoredRecord[], replicas: number[] }> {
   const records: StoredRecord[] = []
   const replicas: number[] = []
   for (let index = 0; index < count; index++) {
@@ -378,7 +398,7 @@ async function putRecords (nodes: readonly SimNode[], count: number, network: nu
  * A Get succeeds when another node returned the exact record. kad-dht's `get` yields only the
  * best value (often the getter's own copy), so every response is read through onProgress.
  */
-async function getRecord (getter: SimNode, record: StoredRecord): Promise<boolean> {
+export async function getRecord (getter: SimNode, record: StoredRecord): Promise<boolean> {
   let found = false
   const onProgress = (progress: CustomEvent<QueryEvent>): void => {
     const event = progress.detail
@@ -405,7 +425,7 @@ async function getAll (nodes: readonly SimNode[], records: readonly StoredRecord
   return ok
 }
 
-async function stopNodes (victims: readonly SimNode[]): Promise<void> {
+export async function stopNodes (victims: readonly SimNode[]): Promise<void> {
   for (const victim of victims) victim.alive = false
   await mapWithConcurrency(victims, 32, async victim => { await Promise.resolve(victim.node.stop()).catch(() => {}) })
 }
@@ -500,13 +520,15 @@ export function simulationPlan (quick: boolean): SimulationPlan {
     : { lookups: 100, puts: 20, gets: 20, churnLookups: 20 }
 }
 
-interface ChildRequest { n: number, variant: DhtVariant, plan: SimulationPlan }
+type ChildRequest =
+  | { scenario?: 'network', n: number, variant: DhtVariant, plan: SimulationPlan }
+  | { scenario: 'replacement-churn', n: number, replication: boolean, plan: ReplacementChurnPlan }
 
 /**
  * Runs one network in a fresh Node process, so each N gets its own heap, RSS and event loop
  * (and --expose-gc), and a crash or hang at one size does not take the others down.
  */
-async function simulateInChild (request: ChildRequest, timeoutMs: number): Promise<NetworkResult> {
+async function simulateInChild<R = NetworkResult> (request: ChildRequest, timeoutMs: number): Promise<R> {
   const script = fileURLToPath(import.meta.url)
   const polyfills = fileURLToPath(new URL('../../relay/node20-polyfills.ts', import.meta.url))
   const child = fork(script, ['--child', JSON.stringify(request)], {
@@ -515,12 +537,12 @@ async function simulateInChild (request: ChildRequest, timeoutMs: number): Promi
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
   return await new Promise((resolve, reject) => {
-    let result: NetworkResult | undefined
+    let result: R | undefined
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
       reject(new Error(`N=${request.n} did not finish within ${timeoutMs / 1000} s`))
     }, timeoutMs)
-    child.on('message', (message) => { result = message as NetworkResult })
+    child.on('message', (message) => { result = message as R })
     child.on('exit', (code, signal) => {
       clearTimeout(timer)
       if (result != null) resolve(result)
@@ -531,7 +553,9 @@ async function simulateInChild (request: ChildRequest, timeoutMs: number): Promi
 
 async function childMain (requestText: string): Promise<void> {
   const request = JSON.parse(requestText) as ChildRequest
-  const result = await simulateNetwork(request.n, request.variant, request.plan, text => { console.error(text) })
+  const result = request.scenario === 'replacement-churn'
+    ? await simulateReplacementChurn(request.n, request.replication, request.plan, text => { console.error(text) })
+    : await simulateNetwork(request.n, request.variant, request.plan, text => { console.error(text) })
   await new Promise<void>((resolve, reject) => { process.send?.(result, undefined, {}, (err) => { if (err != null) reject(err); else resolve() }) })
   process.exit(0)
 }
@@ -577,7 +601,25 @@ export async function runSimulatedNetwork (options: BenchOptions): Promise<Bench
     for (let index = 0; index < runs.length; index++) await runOne(index)
   }
   const ordered = [...results.entries()].sort(([a], [b]) => a - b).map(([, result]) => result)
-  return toSection(ordered, plan, tuned, failures, options.quick && runs.length > 1)
+  const section = toSection(ordered, plan, tuned, failures, options.quick && runs.length > 1)
+  if (!process.argv.includes('--no-replacement-churn')) {
+    // With and without holder replication in the same run, side by side on the two cores.
+    // `--churn-size <n>` runs the replacement churn at another size (to investigate it).
+    const churnSize = process.argv.includes('--churn-size') ? Number(process.argv[process.argv.indexOf('--churn-size') + 1]) : options.quick ? 256 : 1024
+    const churnPlan = replacementChurnPlan(options.quick)
+    const [withReplication, without] = await Promise.all([true, false].map(async (replication) => {
+      console.error(`simulated network: N=${churnSize} replacement churn ${replication ? 'with' : 'without'} holder replication`)
+      try {
+        return await simulateInChild<ReplacementChurnResult>({ scenario: 'replacement-churn', n: churnSize, replication, plan: churnPlan }, 30 * 60_000)
+      } catch (err) {
+        section.rows.push({ metric: 'did not finish', value: `replacement churn ${replication ? 'with' : 'without'} replication: ${(err as Error).message}`, unit: '' })
+        return undefined
+      }
+    }))
+    section.rows.push(...replacementChurnRows(withReplication, without))
+    section.notes.push(`Replacement churn (N=${churnSize}, ${churnPlan.records} records): 10 rounds; in each, ${churnPlan.share * 100}% of the live nodes stop (no handoff) and as many new nodes join (dial 3 random live nodes, kad-dht's join lookup), then one replication interval passes (the record layers' clock moves ${churnPlan.intervalMs / 60_000} min; records live 24 h, so none expires) and, with replication, every live node runs its replication task once, in random order (src/p2p/dht/holder-replication.ts, what tabs and relays run); then every record is read with a Get from a random live node. Both variants ran at the same time in two processes.`)
+  }
+  return section
 }
 
 interface Summary {

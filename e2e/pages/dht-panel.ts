@@ -4,7 +4,7 @@ import type { Download, Locator, Page } from '@playwright/test'
 /** A Put or Get walks the DHT (Put reads the current sequence first): allow a slow machine. */
 const DHT_OPERATION_TIMEOUT_MS = 35_000
 
-export type QueryOperation = 'put' | 'get' | 'find-peer' | 'closest-peers'
+export type QueryOperation = 'put' | 'get' | 'find-peer' | 'closest-peers' | 'replicate'
 export type QueryStatus = 'running' | 'done' | 'failed' | 'cancelled'
 
 /**

@@ -9,6 +9,7 @@ export type SchedulerTaskId =
   | 'self-lookup'
   | 'routing-table-refresh'
   | 'republish'
+  | 'replicate-records'
   | 'expire-records'
 
 /** One task row as the Scheduler panel renders it. */

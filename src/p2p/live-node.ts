@@ -44,7 +44,7 @@ export async function startLiveNode ({ holding, ...init }: LiveNodeInit): Promis
   const datastore = holding.datastore
   const node = await createWebkadNode({ ...init, datastore })
   const kad = kadInternals(node.services.dht)
-  holding.attach(kad)
+  holding.attach(kad, () => node.getPeers())
   const routingTable = watchRoutingTable(node, kad)
   const connections = watchConnections(node)
   const stopDeduplicating = closeDuplicateWebRTCConnections(node)

@@ -53,12 +53,33 @@ describe('a peer flooding record stores', () => {
     expect(await sendRecords(honest, 'honest', 3)).toBe(3)
   })
 
-  it('holds at most its maximum number of records, whoever sends them', async () => {
-    const others = nodes.filter(peer => peer !== holder)
+})
+
+describe('a node at its maximum number of records', () => {
+  let nodes: TestDhtNode[]
+
+  beforeAll(async () => {
+    // No rate limit to speak of here: only the maximum can refuse.
+    nodes = await startDhtNetwork(3, 20, { holding: { perPeerBurst: 1_000, perPeerRate: 1_000, maxRecords: MAX_RECORDS } })
+  }, 60_000)
+
+  afterAll(async () => {
+    await stopDhtNetwork(nodes)
+  })
+
+  it('holds at most its maximum, whoever sends them, and still takes a newer version of a key it holds', async () => {
+    const [first, holder, second] = nodes as [TestDhtNode, TestDhtNode, TestDhtNode]
+    const put = async (from: TestDhtNode, key: string, sequence: bigint): Promise<boolean> => {
+      const value = await createSignedRecord(from.privateKey, from.node.peerId, { key, payload: { type: 'text', text: `${key} v${sequence}` }, sequence })
+      return await kadInternals(from.node.services.dht).putValueTo(holder.node.peerId, fromString(key), value, { signal: AbortSignal.timeout(5_000) }).catch(() => false)
+    }
     let stored = 0
-    for (const [index, peer] of others.entries()) stored += await sendRecords(peer, `fill-${index}`, BURST)
-    // Enough were sent to pass the maximum: it is reached and held, never passed.
+    for (let index = 0; index < MAX_RECORDS; index++) if (await put(first, `/webkad/fill-${index}`, 1n)) stored++
+    expect(stored).toBe(MAX_RECORDS)
+    for (let index = 0; index < 10; index++) expect(await put(second, `/webkad/more-${index}`, 1n)).toBe(false)
     expect(holder.holding.records().length).toBe(MAX_RECORDS)
-    expect(stored).toBeGreaterThan(0)
+    // A held key is not a new one: its newer version is stored.
+    expect(await put(first, '/webkad/fill-0', 2n)).toBe(true)
+    expect(holder.holding.records().find(record => record.key === '/webkad/fill-0')?.sequence).toBe(2n)
   })
 })

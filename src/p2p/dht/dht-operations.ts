@@ -103,6 +103,8 @@ type HolderResponse =
 /** What a FIND_VALUE lookup heard: each peer's answer, and the peers kad-dht corrected itself. */
 interface ValueLookup {
   responses: Map<string, HolderResponse>
+  /** Peers named in the lookup's answers (closer peers), asked or not. */
+  observed: Map<string, PeerId>
   correctedByKad: Set<string>
   queriedPeers: number
   stoppedAtQuorum: boolean
@@ -282,7 +284,7 @@ export class DhtOperations {
       const stale = [...valid.filter(entry => !equals(entry.value, best.value)).map(entry => ({ peer: entry.peer, sequence: entry.record.sequence })),
         ...invalid.map(entry => ({ peer: entry.peer, sequence: -1n }))]
       const outdated = await this.correctStaleHolders(keyBytes, best.value, stale, lookup.correctedByKad, internal.repair, options.signal)
-      const cachedOn = internal.repair ? await this.cacheOnClosestLacking(keyBytes, best.value, lookup.responses, options.signal) : undefined
+      const cachedOn = internal.repair ? await this.cacheOnClosestLacking(keyBytes, best.value, lookup, options.signal) : undefined
 
       const summary = `sequence ${best.record.sequence} from ${holders.length} holder(s)` +
         (outdated.length > 0 ? `, ${outdated.filter(entry => entry.corrected).length}/${outdated.length} outdated corrected` : '') +
@@ -296,7 +298,7 @@ export class DhtOperations {
   /** Runs kad-dht's FIND_VALUE lookup, validating every record heard, until it ends or the quorum is met. */
   private async lookupValue (keyBytes: Uint8Array, options: GetOptions, query: RunningQuery, answered: Set<string>): Promise<ValueLookup> {
     const quorum = Math.max(0, Math.floor(options.quorum ?? 0))
-    const found: ValueLookup = { responses: new Map(), correctedByKad: new Set(), queriedPeers: 0, stoppedAtQuorum: false }
+    const found: ValueLookup = { responses: new Map(), observed: new Map(), correctedByKad: new Set(), queriedPeers: 0, stoppedAtQuorum: false }
     const validations: Array<Promise<void>> = []
     const lookup = new AbortController()
     const stop = (): void => { lookup.abort(options.signal.reason) }
@@ -328,6 +330,7 @@ export class DhtOperations {
       if (event.name === 'SEND_QUERY' && event.messageName === 'GET_VALUE') found.queriedPeers++
       if (event.name === 'PEER_RESPONSE' && event.messageName === 'GET_VALUE') {
         answered.add(event.from.toString())
+        for (const peer of event.closer) found.observed.set(peer.id.toString(), peer.id)
         consider(event.from.toString(), event.record?.value)
       }
       if (event.name === 'PEER_RESPONSE' && event.messageName === 'PUT_VALUE') found.correctedByKad.add(event.from.toString())
@@ -371,12 +374,26 @@ export class DhtOperations {
     return outdated
   }
 
-  /** Kademlia caching: the closest peer that answered without a record gets a copy. */
-  private async cacheOnClosestLacking (key: Uint8Array, best: Uint8Array, responses: Map<string, HolderResponse>, signal: AbortSignal): Promise<string | undefined> {
+  /**
+   * Kademlia caching (§2.3): "the requesting node stores the pair at the closest node it observed
+   * to the key that did not return the value": among the peers that answered without it and the
+   * peers the answers named but the lookup never asked (it stopped once the k closest answered).
+   */
+  private async cacheOnClosestLacking (key: Uint8Array, best: Uint8Array, lookup: ValueLookup, signal: AbortSignal): Promise<string | undefined> {
     const self = this.node.peerId.toString()
-    const lacking = [...responses.entries()].filter(([peer, response]) => response.kind === 'none' && peer !== self).map(([peer]) => peer)
-    const closestLacking = this.closestTo(kadIdOfKey(key), lacking, 1)[0]
-    if (closestLacking != null && await this.sendRecord(closestLacking.toString(), key, best, signal)) return closestLacking.toString()
+    const candidates = new Map<string, PeerId>()
+    for (const [peer, response] of lookup.responses) {
+      const peerId = response.kind === 'none' ? lookup.observed.get(peer) ?? this.node.getPeers().find(candidate => candidate.toString() === peer) : undefined
+      if (peerId != null) candidates.set(peer, peerId)
+    }
+    for (const [peer, peerId] of lookup.observed) if (!lookup.responses.has(peer)) candidates.set(peer, peerId)
+    candidates.delete(self)
+    const target = kadIdOfKey(key)
+    const ranked = [...candidates.values()].sort((a, b) => compareDistances(xorDistance(kadIdOfPeer(a), target), xorDistance(kadIdOfPeer(b), target)))
+    for (const peer of ranked.slice(0, 2)) {
+      // The closest first; if it cannot be reached, the next one.
+      if (await this.sendRecord(peer.toString(), key, best, signal)) return peer.toString()
+    }
     return undefined
   }
 

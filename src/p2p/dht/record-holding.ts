@@ -5,7 +5,7 @@ import { RecordStoreLimitError } from '../errors.ts'
 import { createCoalescedStore } from '../stores/store.ts'
 import { TokenBuckets } from '../token-buckets.ts'
 import { KAD_RECORD_PREFIX } from './kad-internals.ts'
-import { compareDistances, kadIdOfKey, xorDistance } from './kad-math.ts'
+import { compareDistances, kadIdOfKey, kadIdOfPeer, xorDistance } from './kad-math.ts'
 import { RECORD_KEY_PREFIX, compareRecords, decodeRecordEnvelope } from './records.ts'
 import { peerIdFromMultihash } from '@libp2p/peer-id'
 import * as Digest from 'multiformats/hashes/digest'
@@ -98,6 +98,8 @@ export class RecordHolding {
   private readonly self: PeerId
   private readonly now: () => number
   private position: KeyPosition = () => ({ closerPeers: 0, k: Number.POSITIVE_INFINITY })
+  /** Bytes of records and notes this layer wrote (the simulation reports the cost of replication). */
+  bytesWritten = 0
 
   constructor (datastore: Datastore, init: RecordHoldingInit) {
     this.base = datastore
@@ -118,12 +120,30 @@ export class RecordHolding {
     })
   }
 
-  /** Lets the layer see the routing table, to tell a held copy from a cached one. */
-  attach (kad: Pick<KadInternals, 'routingTablePeers' | 'localKadId' | 'routingTable'>): void {
+  /**
+   * Lets the layer see the peers this node knows (its routing table, and the peers it is connected
+   * to: in a small network buckets of size k drop some), to tell a held copy from a cached one.
+   */
+  attach (kad: Pick<KadInternals, 'routingTablePeers' | 'localKadId' | 'routingTable'>, connected: () => PeerId[] = () => []): void {
+    const kadIds = new Map<string, Uint8Array>()
+    const kadIdOf = (peer: PeerId): Uint8Array => {
+      const text = peer.toString()
+      let id = kadIds.get(text)
+      if (id == null) {
+        if (kadIds.size > 10_000) kadIds.clear()
+        id = kadIdOfPeer(peer)
+        kadIds.set(text, id)
+      }
+      return id
+    }
     this.position = (key) => {
       const target = kadIdOfKey(key)
       const own = xorDistance(kad.localKadId(), target)
-      const closerPeers = kad.routingTablePeers().filter(peer => compareDistances(xorDistance(peer.kadId, target), own) < 0).length
+      const known = new Map<string, Uint8Array>()
+      for (const peer of kad.routingTablePeers()) known.set(peer.peerId.toString(), peer.kadId)
+      for (const peer of connected()) if (!known.has(peer.toString())) known.set(peer.toString(), kadIdOf(peer))
+      let closerPeers = 0
+      for (const id of known.values()) if (compareDistances(xorDistance(id, target), own) < 0) closerPeers++
       return { closerPeers, k: kad.routingTable.kBucketSize }
     }
   }
@@ -234,6 +254,7 @@ export class RecordHolding {
     if (stored != null && Number(stored.expiresAt) > now && compareRecords(parsed.envelope, stored) < 0) return key // keep the better record
     const sameRecord = stored != null && equals(stored.signature, parsed.envelope.signature)
     await this.base.put(key, value, options)
+    this.bytesWritten += value.byteLength
     const info = this.arrivalOf(parsed, from, now, value.byteLength)
     // The same record again renews when it arrived (the replication task skips it), but never
     // turns a held copy into a shorter-lived cache or moves its keep-until time back.
@@ -241,7 +262,9 @@ export class RecordHolding {
       ? { ...existing, receivedAt: now, ...(rank(info.arrival) > rank(existing.arrival) || info.keepUntil > existing.keepUntil ? { arrival: info.arrival, keepUntil: Math.max(info.keepUntil, existing.keepUntil), from: info.from, closerPeers: info.closerPeers } : {}) }
       : info
     this.index.set(next.key, next)
-    await this.base.put(holdingKey(next.key), encodeHeld(next), options)
+    const note = encodeHeld(next)
+    await this.base.put(holdingKey(next.key), note, options)
+    this.bytesWritten += note.byteLength
     this.held.invalidate()
     return key
   }

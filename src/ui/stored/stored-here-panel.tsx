@@ -67,7 +67,7 @@ export function StoredHerePanel ({ session }: { session: WebkadSession }): React
               </thead>
               <tbody>
                 {held.records.map((record: HeldRecord) => (
-                  <tr key={record.key} data-testid="stored-record" data-key={record.key} data-arrival={record.arrival} data-keep-until={record.keepUntil} data-expires-at={record.expiresAt} data-sequence={record.sequence.toString()}>
+                  <tr key={record.key} data-testid="stored-record" data-key={record.key} data-arrival={record.arrival} data-keep-until={record.keepUntil} data-expires-at={record.expiresAt} data-received-at={record.receivedAt} data-closer-peers={record.closerPeers} data-from={record.from ?? ''} data-sequence={record.sequence.toString()}>
                     <th scope="row"><code title={record.key}>{record.key}</code></th>
                     <td><code title={record.author}>{record.author === self ? 'this tab' : shortPeerId(record.author)}</code></td>
                     <td>{record.sequence.toString()}</td>

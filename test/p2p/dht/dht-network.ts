@@ -48,7 +48,7 @@ export async function startDhtNetwork (count: number, kBucketSize: number, optio
       connectionMonitor: false,
       dht: { kBucketSize }
     })
-    holding.attach(kadInternals(node.services.dht))
+    holding.attach(kadInternals(node.services.dht), () => node.getPeers())
     nodes.push({
       node,
       privateKey,

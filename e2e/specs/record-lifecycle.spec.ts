@@ -1,0 +1,199 @@
+import { createHash } from 'node:crypto'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { test, expect } from '../fixtures/test.ts'
+import { DhtPanel } from '../pages/dht-panel.ts'
+import { SchedulerPanel } from '../pages/scheduler-panel.ts'
+import { StoredPanel } from '../pages/stored-panel.ts'
+import type { StoredRow } from '../pages/stored-panel.ts'
+import type { Locator } from '@playwright/test'
+import type { RelayProcess } from '../../test/harness/relay-process.ts'
+
+/**
+ * The record lifecycle in real tabs: holder replication keeps a record alive after its author
+ * and its first holders are gone, a reloaded tab serves the records it held (IndexedDB) and has
+ * its routing table back at once, and cached copies are kept for less time the farther they are.
+ * Tabs run with k = 2 (`?k=2`), so a handful of tabs has peers beyond the k closest, and a
+ * replication interval of 10 s (`?replicate=10`) so it can be watched.
+ */
+
+const K = 2
+const REPLICATION_S = 10
+const DHT_TIMEOUT_MS = 30_000
+
+function kadId (bytes: Uint8Array): Buffer {
+  return createHash('sha256').update(bytes).digest()
+}
+
+function peerKadId (peerId: string): Buffer {
+  return kadId(peerIdFromString(peerId).toMultihash().bytes)
+}
+
+function distance (a: Buffer, b: Buffer): bigint {
+  let result = 0n
+  for (let index = 0; index < a.length; index++) result = (result << 8n) | BigInt((a[index] ?? 0) ^ (b[index] ?? 0))
+  return result
+}
+
+/** A record key whose Kademlia ID is farther from the relay than from every tab, so the relay holds none of it. */
+function keyAwayFromRelay (prefix: string, relay: string, tabs: string[]): string {
+  for (let attempt = 0; attempt < 10_000; attempt++) {
+    const key = `/webkad/${prefix}-${attempt}`
+    const target = kadId(new TextEncoder().encode(key))
+    const relayDistance = distance(peerKadId(relay), target)
+    if (tabs.every(tab => distance(peerKadId(tab), target) < relayDistance)) return key
+  }
+  throw new Error('no key found')
+}
+
+async function listedPeers (items: Locator): Promise<string[]> {
+  return await items.locator('code').evaluateAll(codes => codes.map(code => code.getAttribute('title') ?? ''))
+}
+
+function lifecycleUrl (relay: RelayProcess, replicationS = REPLICATION_S): string {
+  const url = new URL(relay.appUrl)
+  url.searchParams.set('k', String(K))
+  url.searchParams.set('replicate', String(replicationS))
+  return url.toString()
+}
+
+test('holder replication keeps a record alive after its author and first holders are gone', async ({ relay, openTab }) => {
+  const url = lifecycleUrl(relay)
+  const first = await Promise.all([openTab({ url }), openTab({ url }), openTab({ url }), openTab({ url })])
+  await Promise.all(first.map(async tab => await tab.connect()))
+  const ids = await Promise.all(first.map(async tab => await tab.peerId()))
+  const author = first[0]!
+  const key = keyAwayFromRelay('kept', relay.peerId, ids)
+  const byId = new Map(first.map((tab, index) => [ids[index] as string, tab]))
+
+  const holders = await test.step('the author puts the record on the k closest tabs', async () => {
+    const dht = new DhtPanel(author.page)
+    // The author must know the others first, or it stores on whoever it knows.
+    await expect.poll(async () => (await dht.routingTable()).length, { timeout: DHT_TIMEOUT_MS }).toBeGreaterThanOrEqual(3)
+    await dht.putValue(key, 'outlives its author')
+    const accepted = await listedPeers(dht.acceptedPeers)
+    expect(accepted).not.toContain(relay.peerId)
+    expect(accepted.length).toBe(K)
+    for (const peer of accepted) await expect(new StoredPanel(byId.get(peer)!.page).row(key)).toHaveAttribute('data-arrival', 'author')
+    return accepted
+  })
+
+  const [stays, leaves] = holders as [string, string]
+  const remaining = byId.get(stays)!
+  await test.step('the author and one holder close; two new tabs join', async () => {
+    await author.page.close()
+    await byId.get(leaves)!.page.close()
+    const newcomers = await Promise.all([openTab({ url }), openTab({ url })])
+    await Promise.all(newcomers.map(async tab => await tab.connect()))
+    for (const tab of newcomers) byId.set(await tab.peerId(), tab)
+  })
+
+  const copies = await test.step('after a replication interval the remaining holder has re-stored it on the current k closest', async () => {
+    const scheduler = new SchedulerPanel(remaining.page)
+    await expect(scheduler.task('replicate-records')).toHaveAttribute('data-result', 'ok', { timeout: 3 * REPLICATION_S * 1000 })
+    const others = [...byId.entries()].filter(([id, tab]) => id !== stays && id !== leaves && tab !== author)
+    let copied: string[] = []
+    await expect.poll(async () => {
+      copied = []
+      for (const [id, tab] of others) if ((await new StoredPanel(tab.page).record(key))?.arrival === 'copy') copied.push(id)
+      return copied.length
+    }, { timeout: 4 * REPLICATION_S * 1000, message: 'a tab holding a replicated copy' }).toBeGreaterThan(0)
+    for (const id of copied) expect((await new StoredPanel(byId.get(id)!.page).record(key))?.from).toBe(stays)
+    expect(await scheduler.task('replicate-records').textContent()).toMatch(/replicated to [1-9]\d* peer/)
+    return copied
+  })
+
+  await test.step('the last original holder closes; a newly opened tab gets the record from the copies', async () => {
+    await remaining.page.close()
+    const reader = await openTab({ url })
+    await reader.connect()
+    const dht = new DhtPanel(reader.page)
+    expect(await dht.getValue(key)).toBe('outlives its author')
+    const returnedBy = await listedPeers(dht.holders)
+    expect(returnedBy.some(peer => copies.includes(peer))).toBe(true)
+    for (const gone of [...holders, ids[0]]) expect(returnedBy).not.toContain(gone)
+  })
+})
+
+test('a reloaded tab that is the only holder still serves the record, with its routing table back at once', async ({ relay, openTab }) => {
+  const url = lifecycleUrl(relay)
+  const tabs = await Promise.all([openTab({ url }), openTab({ url }), openTab({ url })])
+  await Promise.all(tabs.map(async tab => await tab.connect()))
+  const ids = await Promise.all(tabs.map(async tab => await tab.peerId()))
+  const author = tabs[0]!
+  const key = keyAwayFromRelay('reloaded', relay.peerId, ids)
+  const dht = new DhtPanel(author.page)
+  await expect.poll(async () => (await dht.routingTable()).length, { timeout: DHT_TIMEOUT_MS }).toBeGreaterThanOrEqual(2)
+  await dht.putValue(key, 'kept on disk')
+  const accepted = await listedPeers(dht.acceptedPeers)
+  expect(accepted.length).toBe(K)
+  const holder = tabs[ids.indexOf(accepted[0] as string)]!
+  for (const tab of tabs) if (tab !== holder) await tab.page.close()
+
+  const reloadedAt = Date.now()
+  await holder.reload()
+  await holder.expectStatus('online', DHT_TIMEOUT_MS)
+  const onlineMs = Date.now() - reloadedAt
+  // The routing table comes back from the peer store in IndexedDB: shown within 1 s of Online.
+  await expect(new DhtPanel(holder.page).routingPeers().first()).toBeVisible({ timeout: 1_000 })
+  await expect(new StoredPanel(holder.page).row(key)).toHaveAttribute('data-arrival', 'author')
+  console.log(`reloaded holder: online ${onlineMs} ms after the reload returned`)
+
+  const reader = await openTab({ url })
+  await reader.connect()
+  const readerDht = new DhtPanel(reader.page)
+  expect(await readerDht.getValue(key)).toBe('kept on disk')
+  expect(await listedPeers(readerDht.holders)).toContain(accepted[0])
+})
+
+test('a cached copy is kept for less time than the record lives, the farther from the key the less', async ({ relay, openTab }) => {
+  // Holder replication would re-store the record on the k closest (from the author, at full
+  // lifetime) in the middle of this test: here it runs only every 10 minutes.
+  const url = lifecycleUrl(relay, 600)
+  const tabs = await Promise.all(Array.from({ length: 5 }, async () => await openTab({ url })))
+  await Promise.all(tabs.map(async tab => await tab.connect()))
+  const ids = await Promise.all(tabs.map(async tab => await tab.peerId()))
+  const key = keyAwayFromRelay('cached', relay.peerId, ids)
+  const target = kadId(new TextEncoder().encode(key))
+  const ranked = ids.map((id, index) => ({ id, tab: tabs[index]!, distance: distance(peerKadId(id), target) })).sort((a, b) => (a.distance < b.distance ? -1 : 1))
+  const [first, second, third, , farthest] = ranked as [typeof ranked[number], typeof ranked[number], typeof ranked[number], typeof ranked[number], typeof ranked[number]]
+  // A tab counts the peers closer to the key among those it knows (routing table and connections):
+  // let the tabs mesh first (the scheduler's auto-dial), so each knows (nearly) all the others.
+  for (const tab of tabs) {
+    await expect.poll(async () => new Set(await tab.page.locator('[data-testid="connection-row"][data-transport="webrtc"]').evaluateAll(rows => rows.map(row => row.getAttribute('data-peer')))).size, { timeout: DHT_TIMEOUT_MS }).toBeGreaterThanOrEqual(3)
+  }
+  // The closest tab writes: it stores on the next two, the k closest to the key.
+  const authorDht = new DhtPanel(first.tab.page)
+  expect(await authorDht.putValue(key, 'cache me')).toBe(1)
+  expect((await listedPeers(authorDht.acceptedPeers)).sort()).toEqual([second.id, third.id].sort())
+  const original = (await new StoredPanel(first.tab.page).record(key))!
+  const reader = new DhtPanel(farthest.tab.page)
+
+  const cacheOn = async (holder: typeof ranked[number]): Promise<StoredRow> => {
+    // The holder drops the record (Clear this tab's storage): it now answers Gets without it.
+    const stored = new StoredPanel(holder.tab.page)
+    await stored.clearButton.click()
+    await stored.region.getByRole('button', { name: 'Yes, clear storage', exact: true }).click()
+    await expect(stored.row(key)).toHaveCount(0)
+    // The farthest tab reads. Its lookup stops once the k closest have answered; the answers name
+    // the peer that dropped the record, the closest one observed that did not return it.
+    expect(await reader.getValue(key)).toBe('cache me')
+    await expect(reader.getResult).toContainText(/Cached on \S+, the closest peer that lacked it/)
+    await expect(stored.row(key)).toHaveCount(1)
+    return (await stored.record(key))!
+  }
+
+  // Beyond the k closest: a cached copy, kept for less than the record has left.
+  const far = await cacheOn(third)
+  expect(far.arrival).toBe('cache')
+  expect(far.closerPeers).toBeGreaterThanOrEqual(K)
+  // The README's formula: each known peer closer to the key beyond the first k halves the time left.
+  expect(far.keepUntil - far.receivedAt).toBe(Math.floor((far.expiresAt - far.receivedAt) / 2 ** (far.closerPeers - K + 1)))
+  expect(far.keepUntil).toBeLessThan(original.expiresAt)
+  // Nearer the key (one of the k closest it knows), a Get's copy is kept until the record expires.
+  const near = await cacheOn(second)
+  expect(near.closerPeers).toBeLessThan(far.closerPeers)
+  expect(near.arrival).toBe('copy')
+  expect(near.from).not.toBe(first.id)
+  expect(near.keepUntil).toBe(original.expiresAt)
+  console.log(`cached copy ${far.closerPeers} peers from the key: kept ${Math.round((far.keepUntil - far.receivedAt) / 60_000)} of ${Math.round((far.expiresAt - far.receivedAt) / 60_000)} min; ${near.closerPeers} peers from it: all ${Math.round((near.keepUntil - near.receivedAt) / 60_000)} min`)
+})

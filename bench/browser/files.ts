@@ -7,6 +7,10 @@
  * The tabs are driven through `window.webkadFiles` (the Files panel's FileSharing), the code
  * path of the panel's buttons.
  */
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
+import { REPO_ROOT } from '../../test/harness/app-build.ts'
 import { settledDirectConnection, sleep, withWorld } from '../lib/browser-harness.ts'
 import { median, ratio, round } from '../lib/stats.ts'
 import { bareThroughput, openBareChannel } from './streams.ts'
@@ -171,4 +175,37 @@ export async function runFiles (options: BrowserBenchOptions): Promise<BenchSect
       ]
     }
   })
+}
+
+/** A JS file of dist/ and its gzip (level 9, as the page section measures). */
+interface ChunkSize { name: string, gzipBytes: number }
+
+/**
+ * The initial JS (index.html's entry script and its modulepreloads) and the files chunk (the
+ * Files panel's chunk and the chunks only it loads), for the page section's rows.
+ */
+export async function bundleSplitRows (goalKb: number): Promise<BenchRow[]> {
+  const dist = join(REPO_ROOT, 'dist')
+  const html = await readFile(join(dist, 'index.html'), 'utf8')
+  const initialNames = [...html.matchAll(/(?:src|href)="\/(assets\/[^"]+\.js)"/g)].map(match => match[1] ?? '')
+  const all = (await readdir(join(dist, 'assets'))).filter(name => name.endsWith('.js')).map(name => `assets/${name}`)
+  const size = async (name: string): Promise<ChunkSize> => ({ name, gzipBytes: gzipSync(await readFile(join(dist, name)), { level: 9 }).byteLength })
+  const initial = await Promise.all(initialNames.map(size))
+  const lazy = await Promise.all(all.filter(name => !initialNames.includes(name)).map(size))
+  const initialGzip = initial.reduce((sum, chunk) => sum + chunk.gzipBytes, 0)
+  const filesChunks = lazy.filter(chunk => /files-panel|block-exchange/.test(chunk.name))
+  const filesGzip = filesChunks.reduce((sum, chunk) => sum + chunk.gzipBytes, 0)
+  const kb = (bytes: number): number => round(bytes / 1000)
+  return [
+    {
+      metric: 'initial JS, gzip',
+      value: kb(initialGzip),
+      unit: 'kB',
+      baseline: kb(filesGzip),
+      baselineLabel: 'the files chunk (loaded with the Files panel), gzip',
+      goal: `≤ ${goalKb} kB`,
+      met: initialGzip / 1000 <= goalKb,
+      note: `what index.html loads: ${initial.map(chunk => `${chunk.name.replace('assets/', '')} ${kb(chunk.gzipBytes)} kB`).join(', ')}; lazy chunks: ${lazy.map(chunk => `${chunk.name.replace('assets/', '')} ${kb(chunk.gzipBytes)} kB`).join(', ')}`
+    }
+  ]
 }

@@ -10,12 +10,15 @@ import { compareRecords, createSignedRecord, decodeRecordEnvelope, parseRecordKe
 import type { DhtProgressOptions, DhtQueryStart } from './dht-progress.ts'
 import type { KadInternals } from './kad-internals.ts'
 import type { RecordPayload, WebkadRecord } from './records.ts'
-import type { WebkadNode } from '../node.ts'
+import type { KadDHT } from '@libp2p/kad-dht'
 import type { QueryEvent } from '@libp2p/kad-dht'
-import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 const log = logger('webkad:dht')
+
+/** Any node with webkad's DHT: a tab's, a relay's, a simulated one. */
+export type DhtNode = Pick<Libp2p<{ dht: KadDHT }>, 'peerId' | 'getPeers' | 'peerStore' | 'services'>
 
 /** What every DHT operation takes: a signal (the caller's deadline) and typed progress. */
 export interface DhtOperationOptions extends DhtProgressOptions {
@@ -129,11 +132,11 @@ const FIRST_PEER_TIMEOUT_MS = 5_000
  * progress events (see dht-progress.ts); the query log draws traces from them.
  */
 export class DhtOperations {
-  private readonly node: WebkadNode
+  private readonly node: DhtNode
   private readonly privateKey: PrivateKey
   private readonly kad: KadInternals
 
-  constructor (node: WebkadNode, privateKey: PrivateKey) {
+  constructor (node: DhtNode, privateKey: PrivateKey) {
     this.node = node
     this.privateKey = privateKey
     this.kad = kadInternals(node.services.dht)

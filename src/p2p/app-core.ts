@@ -45,8 +45,10 @@ export function readAppConfig (search: string): AppConfig {
   const ice = params.get('ice')
   const iceServers = ice == null || ice.trim() === '' ? [] : ice.split(',').map(url => ({ urls: url.trim() }))
   const direct = Number(params.get('direct') ?? '8')
-  const bucketSize = Number(params.get('k'))
-  const replicateSeconds = Number(params.get('replicate'))
+  // Plain decimal digits only: `1e1` or ` 2` are not what anyone types on purpose.
+  const digits = (name: string): number => /^\d{1,6}$/.test(params.get(name) ?? '') ? Number(params.get(name)) : Number.NaN
+  const bucketSize = digits('k')
+  const replicateSeconds = digits('replicate')
   return {
     iceServers,
     webrtc: params.get('webrtc') !== 'off',

@@ -18,4 +18,14 @@ describe('readAppConfig (the page URL flags)', () => {
     expect(readAppConfig('?direct=1e9').maxDirectConnections).toBe(8)
     expect(readAppConfig('?direct=2.5').maxDirectConnections).toBe(8)
   })
+
+  it('?k= (2-20) sets the bucket size and ?replicate= (10-86400 s) the replication interval; anything else is ignored', () => {
+    expect(readAppConfig('?k=2&replicate=10')).toMatchObject({ bucketSize: 2, replicationIntervalMs: 10_000 })
+    expect(readAppConfig('?k=20&replicate=86400')).toMatchObject({ bucketSize: 20, replicationIntervalMs: 86_400_000 })
+    for (const bad of ['?k=1', '?k=21', '?k=2.5', '?k=abc', '?k=', '?k=1e1&replicate=9', '?replicate=-5', '?replicate=86401', '?replicate=NaN', '?replicate=Infinity']) {
+      const config = readAppConfig(bad)
+      expect(config.bucketSize, bad).toBeUndefined()
+      expect(config.replicationIntervalMs, bad).toBeUndefined()
+    }
+  })
 })

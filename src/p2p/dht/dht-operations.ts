@@ -1,4 +1,5 @@
 import { logger } from '@libp2p/logger'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { EventTypes } from '@libp2p/kad-dht'
 import { equals, fromString, toString } from 'uint8arrays'
 import { InvalidRecordError, NoPeersError, PeerNotFoundError, RecordNotFoundError } from '../errors.ts'
@@ -477,16 +478,27 @@ export class DhtOperations {
     }
   }
 
-  /** The `count` peers closest to `target` among `peers` this node is connected to. */
+  /**
+   * The `count` peers closest to `target` among `peers` (that answered this node: their
+   * connection may since have been pruned, kad-dht dials them again).
+   */
   private closestTo (target: Uint8Array, peers: Iterable<string>, count: number): PeerId[] {
     const known = new Map(this.node.getPeers().map(peer => [peer.toString(), peer]))
     return [...peers].flatMap(peer => {
-      const peerId = known.get(peer)
+      const peerId = known.get(peer) ?? parsePeerId(peer)
       return peerId == null ? [] : [{ peerId, distance: xorDistance(kadIdOfPeer(peerId), target) }]
     })
       .sort((a, b) => compareDistances(a.distance, b.distance))
       .slice(0, count)
       .map(entry => entry.peerId)
+  }
+}
+
+function parsePeerId (text: string): PeerId | undefined {
+  try {
+    return peerIdFromString(text)
+  } catch {
+    return undefined
   }
 }
 

@@ -7,6 +7,7 @@ import { kadInternals, kadRecordKey } from '../../../src/p2p/dht/kad-internals.t
 import { RecordHolding } from '../../../src/p2p/dht/record-holding.ts'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createWebkadNode } from '../../../src/p2p/node.ts'
+import { DhtOperations } from '../../../src/p2p/dht/dht-operations.ts'
 import type { WebkadNode } from '../../../src/p2p/node.ts'
 import type { RecordHoldingInit } from '../../../src/p2p/dht/record-holding.ts'
 import type { PrivateKey } from '@libp2p/interface'
@@ -85,4 +86,9 @@ export async function startDhtNetwork (count: number, kBucketSize: number, optio
 
 export async function stopDhtNetwork (nodes: TestDhtNode[]): Promise<void> {
   await Promise.all(nodes.map(async ({ node }) => { await node.stop() }))
+}
+
+/** webkad's DHT operations on one test node. */
+export function operationsFor (peer: TestDhtNode): DhtOperations {
+  return new DhtOperations(peer.node, peer.privateKey)
 }

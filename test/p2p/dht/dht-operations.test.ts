@@ -2,21 +2,16 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { fromString } from 'uint8arrays'
-import { DhtOperations } from '../../../src/p2p/dht/dht-operations.ts'
 import { compareDistances, kadIdOfKey, kadIdOfPeer, xorDistance } from '../../../src/p2p/dht/kad-math.ts'
 import { QueryLog } from '../../../src/p2p/dht/query-trace.ts'
 import { createSignedRecord, validateRecord } from '../../../src/p2p/dht/records.ts'
-import { startDhtNetwork, stopDhtNetwork } from './dht-network.ts'
+import { operationsFor, startDhtNetwork, stopDhtNetwork } from './dht-network.ts'
 import type { TestDhtNode } from './dht-network.ts'
 import type { GetResult } from '../../../src/p2p/dht/dht-operations.ts'
 import type { DhtProgressEvent } from '../../../src/p2p/dht/dht-progress.ts'
 
 const NODES = 10
 const K = 4
-
-function operationsFor (peer: TestDhtNode): DhtOperations {
-  return new DhtOperations(peer.node, peer.privateKey)
-}
 
 function signal (): AbortSignal {
   return AbortSignal.timeout(20_000)

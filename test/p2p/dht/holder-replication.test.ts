@@ -1,20 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { equals, fromString } from 'uint8arrays'
-import { DhtOperations } from '../../../src/p2p/dht/dht-operations.ts'
 import { replicateHeldRecords } from '../../../src/p2p/dht/holder-replication.ts'
 import { compareDistances, kadIdOfKey, kadIdOfPeer, xorDistance } from '../../../src/p2p/dht/kad-math.ts'
 import { kadInternals, kadRecordKey } from '../../../src/p2p/dht/kad-internals.ts'
 import { validateRecord } from '../../../src/p2p/dht/records.ts'
-import { startDhtNetwork, stopDhtNetwork } from './dht-network.ts'
+import { operationsFor, startDhtNetwork, stopDhtNetwork } from './dht-network.ts'
 import type { TestDhtNode } from './dht-network.ts'
 
 const NODES = 8
 const K = 3
 const INTERVAL = 60_000
-
-function operationsFor (peer: TestDhtNode): DhtOperations {
-  return new DhtOperations(peer.node, peer.privateKey)
-}
 
 function signal (): AbortSignal {
   return AbortSignal.timeout(20_000)
@@ -27,14 +22,8 @@ function byDistanceTo (key: string, nodes: TestDhtNode[]): TestDhtNode[] {
 
 describe('holder replication on real kad-dht nodes', () => {
   let nodes: TestDhtNode[]
-
-  beforeAll(async () => {
-    nodes = await startDhtNetwork(NODES, K)
-  }, 60_000)
-
-  afterAll(async () => {
-    await stopDhtNetwork(nodes)
-  })
+  beforeAll(async () => { nodes = await startDhtNetwork(NODES, K) }, 60_000)
+  afterAll(async () => { await stopDhtNetwork(nodes) })
 
   it('skips a record received within the interval: no lookup, no message', async () => {
     const key = '/webkad/fresh'

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url'
 import { fromString } from 'uint8arrays'
 import { equals } from 'uint8arrays/equals'
 import { kadInternals } from '../../src/p2p/dht/kad-internals.ts'
+import { forgetDisconnectedPeers } from '../../src/p2p/dht/routing-table-view.ts'
 import { compareDistances, kadIdOfKey, kadIdOfPeer, xorDistance } from '../../src/p2p/dht/kad-math.ts'
 import { DhtOperations } from '../../src/p2p/dht/dht-operations.ts'
 import { RecordHolding } from '../../src/p2p/dht/record-holding.ts'
@@ -201,6 +202,8 @@ export async function createSimNode (network: number, index: number, variant: Dh
     // those pings (one connection each) dominate the build.
     if (variant.skipPingBeforeAdd) kadInternals(webkadNode.services.dht).skipPingBeforeAdd()
     holding.attach(kadInternals(webkadNode.services.dht), () => webkadNode.getPeers())
+    // As in a tab (live-node.ts): a stopped node leaves the others' k-buckets when its connections close.
+    forgetDisconnectedPeers(webkadNode, kadInternals(webkadNode.services.dht))
     dht = new DhtOperations(webkadNode, privateKey)
     node = webkadNode
   }

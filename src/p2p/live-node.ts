@@ -1,6 +1,6 @@
 import { DhtOperations } from './dht/dht-operations.ts'
 import { kadInternals } from './dht/kad-internals.ts'
-import { waitForRoutingTablePeer, watchRoutingTable } from './dht/routing-table-view.ts'
+import { forgetDisconnectedPeers, waitForRoutingTablePeer, watchRoutingTable } from './dht/routing-table-view.ts'
 import { watchConnections } from './network/connections.ts'
 import { closeDuplicateWebRTCConnections } from './network/duplicate-connections.ts'
 import { createWebkadNode } from './node.ts'
@@ -48,9 +48,7 @@ export async function startLiveNode ({ holding, ...init }: LiveNodeInit): Promis
   const routingTable = watchRoutingTable(node, kad)
   const connections = watchConnections(node)
   const stopDeduplicating = closeDuplicateWebRTCConnections(node)
-  // A closed tab must leave the k-buckets at once, not after kad-dht's next failed ping.
-  const forgetDisconnected = (event: CustomEvent<PeerId>): void => { kad.routingTable.remove(event.detail).catch(() => {}) }
-  node.addEventListener('peer:disconnect', forgetDisconnected)
+  const stopForgetting = forgetDisconnectedPeers(node, kad)
   return {
     node,
     dht: new DhtOperations(node, init.privateKey),
@@ -64,7 +62,7 @@ export async function startLiveNode ({ holding, ...init }: LiveNodeInit): Promis
       kad.releaseQueryHold()
     },
     async stop () {
-      node.removeEventListener('peer:disconnect', forgetDisconnected)
+      stopForgetting()
       stopDeduplicating()
       connections.stop()
       routingTable.stop()

@@ -115,3 +115,13 @@ export async function waitForRoutingTablePeer (kad: KadInternals, peer: PeerId |
     signal.addEventListener('abort', onAbort, { once: true })
   })
 }
+
+/**
+ * A peer that disconnects leaves the k-buckets at once, not after kad-dht's next failed ping: a
+ * closed tab says no goodbye, and lookups would keep asking it. Returns the function that stops it.
+ */
+export function forgetDisconnectedPeers (node: Pick<WebkadNode, 'addEventListener' | 'removeEventListener'>, kad: Pick<KadInternals, 'routingTable'>): () => void {
+  const forget = (event: CustomEvent<PeerId>): void => { kad.routingTable.remove(event.detail).catch(() => {}) }
+  node.addEventListener('peer:disconnect', forget)
+  return () => { node.removeEventListener('peer:disconnect', forget) }
+}

@@ -226,7 +226,6 @@ export async function fetchDag (init: FetchDagInit): Promise<FetchDagResult> {
       setTimeout(() => {
         if (failure != null || provider.share.state !== 'gone') return
         provider.share.state = 'connecting'
-        provider.share.reason = undefined
         connectProvider(provider)
       }, RECONNECT_DELAY_MS)
     }
@@ -336,6 +335,7 @@ export async function fetchDag (init: FetchDagInit): Promise<FetchDagResult> {
         provider.channel = await init.blocks.openChannel(provider.peerId, { signal: AbortSignal.any([signal, AbortSignal.timeout(15_000)]) })
         if (failure != null) { provider.channel.close(); return }
         provider.share.state = 'active'
+        provider.share.reason = undefined
         phase = 'fetching'
         message = undefined
         report()
@@ -389,6 +389,10 @@ export async function fetchDag (init: FetchDagInit): Promise<FetchDagResult> {
     if (init.providers.length === 0) pump()
     await finished
     finishedAt = Date.now()
+    // A lost provider still being retried when the last block came stays lost for this transfer.
+    for (const provider of providers.values()) {
+      if (provider.share.state === 'connecting' && provider.attempts > 1) provider.share.state = 'gone'
+    }
     phase = 'done'
     report()
     return { totalBytes: totalBytes ?? bytes, blocks, resumedBytes, providers: [...providers.values()].map(p => ({ ...p.share })), durationMs: Date.now() - startedAt }

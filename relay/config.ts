@@ -40,7 +40,11 @@ export interface RelayConfig {
    * stream per request and a reset at its end, as stock kad-dht does (the bench's baseline).
    */
   dhtStreams: 'reuse' | 'fresh'
+  /** 'text': lines for a person (the default); 'json': one JSON object per line and event. */
+  logFormat: LogFormat
 }
+
+export type LogFormat = 'text' | 'json'
 
 const MAX_RESERVATIONS = 1024
 const MAX_CONNECTIONS = 2048
@@ -68,7 +72,8 @@ export const RELAY_DEFAULTS = {
   maxCircuitsPerPeer: MAX_CIRCUITS_PER_PEER,
   // When not given: as many as the peers an IP may hold reservations for could open.
   maxCircuitsPerIp: MAX_CIRCUITS_PER_PEER * MAX_RESERVATIONS,
-  dhtStreams: 'reuse'
+  dhtStreams: 'reuse',
+  logFormat: 'text'
 } as const
 
 export const RELAY_USAGE = `usage: webkad-relay [options]        (in a checkout: npm run relay -- [options])
@@ -90,6 +95,7 @@ export const RELAY_USAGE = `usage: webkad-relay [options]        (in a checkout:
                                  (default: circuits per peer x reservations per IP)
   --bootstrap <multiaddr>        another relay to join (repeatable; env WEBKAD_RELAY_BOOTSTRAP, comma-separated)
   --dht-streams reuse|fresh      reuse DHT streams per peer, or one per request as stock kad-dht (default reuse)
+  --log-format text|json         log lines for people, or one JSON object per line (env WEBKAD_RELAY_LOG_FORMAT, default text)
   --help                         show this text
 every --max-* and --inbound-* limit also reads WEBKAD_RELAY_<FLAG>, e.g. WEBKAD_RELAY_MAX_CIRCUITS_PER_PEER;
 per-IP limits count an IPv6 /64 as one IP`
@@ -165,6 +171,7 @@ export function parseRelayConfig (argv: string[], env: NodeJS.ProcessEnv = {}): 
         ...Object.fromEntries(LIMIT_FLAGS.map(flag => [flag, { type: 'string' as const }])),
         bootstrap: { type: 'string', multiple: true },
         'dht-streams': { type: 'string' },
+        'log-format': { type: 'string' },
         help: { type: 'boolean' }
       }
     }))
@@ -203,10 +210,15 @@ export function parseRelayConfig (argv: string[], env: NodeJS.ProcessEnv = {}): 
   const dhtStreams = values['dht-streams'] ?? 'reuse'
   if (dhtStreams !== 'reuse' && dhtStreams !== 'fresh') throw new RelayConfigError(`--dht-streams must be reuse or fresh, got "${dhtStreams}"`)
 
+  const logFormat = values['log-format'] ?? env.WEBKAD_RELAY_LOG_FORMAT ?? 'text'
+  if (logFormat !== 'text' && logFormat !== 'json') throw new RelayConfigError(`--log-format must be text or json, got "${logFormat}"`)
+  const wsPort = wsPortText == null ? RELAY_DEFAULTS.wsPort : parsePort('--port', wsPortText)
+
   const config: RelayConfig = {
     host,
     dhtStreams,
-    wsPort: wsPortText == null ? RELAY_DEFAULTS.wsPort : parsePort('--port', wsPortText),
+    logFormat,
+    wsPort,
     httpPort: httpPortText == null ? RELAY_DEFAULTS.httpPort : parsePort('--http-port', httpPortText),
     dataDir,
     maxReservations,

@@ -27,6 +27,8 @@ export interface RelayHttpServerInit {
   port: number
   bootstrapInfo(): BootstrapInfo
   status?(): RelayStatus
+  /** Prometheus text exposition for GET /metrics. */
+  metrics?(): Promise<{ contentType: string, body: string }>
   /** Serve the built app from here; GET /bootstrap is always served. */
   serveDir?: string
 }
@@ -92,6 +94,13 @@ export async function startRelayHttpServer (init: RelayHttpServerInit): Promise<
     }
     if (url.pathname === '/status' && init.status != null) {
       sendJson(res, 200, init.status())
+      return
+    }
+    if (url.pathname === '/metrics' && init.metrics != null) {
+      init.metrics().then(({ contentType, body }) => {
+        res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' })
+        res.end(req.method === 'HEAD' ? undefined : body)
+      }, () => { sendJson(res, 500, { error: 'metrics unavailable' }) })
       return
     }
     if (url.pathname === '/bootstrap') {

@@ -44,6 +44,8 @@ export interface LimitHit {
 export interface RelayLimitsInit {
   /** Called the first time a given offender hits a given limit, not on every refusal. */
   onFirstHit(hit: LimitHit): void
+  /** Called on every refusal (the metrics count them). */
+  onRefusal?(limit: LimitName): void
   now?(): number
   /** Offenders and per-peer rate buckets remembered at once; the oldest are forgotten first. */
   maxTracked?: number
@@ -124,12 +126,14 @@ function forgetOldest (map: Map<string, unknown>, max: number): void {
 export class RelayLimits {
   readonly settings: Readonly<RelayLimitSettings>
   private readonly onFirstHit: (hit: LimitHit) => void
+  private readonly onRefusal: (limit: LimitName) => void
   private readonly offenders: OffenderLog
   private readonly inboundRate: TokenBuckets
 
   constructor (settings: RelayLimitSettings, init: RelayLimitsInit) {
     this.settings = { ...settings }
     this.onFirstHit = init.onFirstHit
+    this.onRefusal = init.onRefusal ?? (() => {})
     const now = init.now ?? Date.now
     const maxTracked = init.maxTracked ?? DEFAULT_MAX_TRACKED
     this.offenders = new OffenderLog(maxTracked, init.reportAgainAfterMs ?? HOUR_MS, now)
@@ -182,6 +186,7 @@ export class RelayLimits {
   }
 
   private refused (hit: LimitHit): LimitName {
+    this.onRefusal(hit.limit)
     if (this.offenders.firstHit(hit.limit, hit.offender)) {
       this.onFirstHit(hit.ip == null ? { limit: hit.limit, max: hit.max, offender: hit.offender } : hit)
     }

@@ -18,7 +18,9 @@ import { sweepExpiredRecords } from '../src/p2p/dht/record-sweep.ts'
 import { guardRecords } from '../src/p2p/dht/record-guard.ts'
 import { loadOrCreateRelayKey, prepareDataDir } from './identity.ts'
 import { describeLimitHit, ipGroup, RelayLimits } from './limits.ts'
+import { createRelayMetrics } from './metrics.ts'
 import { circuitRelayServerInternals } from './relay-internals.ts'
+import type { RelayMetrics } from './metrics.ts'
 import type { RelayConfig } from './config.ts'
 import type { LimitHit } from './limits.ts'
 import type { RelayStatus } from './http-server.ts'
@@ -49,6 +51,8 @@ export interface Relay {
   node: RelayNode
   /** Peers seen to offer circuit relay (hop): the other relays. */
   relayPeers: Set<string>
+  /** Prometheus metrics (GET /metrics). */
+  metrics: RelayMetrics
   stop(): Promise<void>
 }
 
@@ -72,7 +76,10 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
     maxReservationsPerIp: config.maxReservationsPerIp,
     maxCircuitsPerPeer: config.maxCircuitsPerPeer,
     maxCircuitsPerIp: config.maxCircuitsPerIp
-  }, { onFirstHit: options.onLimitHit ?? (hit => { log(describeLimitHit(hit)) }) })
+  }, {
+    onFirstHit: options.onLimitHit ?? (hit => { log(describeLimitHit(hit)) }),
+    onRefusal: limit => { metrics.refused(limit) }
+  })
   // The gater runs inside createLibp2p's node; it needs the node to count connections.
   const started: { node?: RelayNode } = {}
   // Our circuit check answers with a HOP status first; the library's per-connection stream
@@ -82,6 +89,13 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
   const privateKey = await loadOrCreateRelayKey(config.dataDir)
   const datastore = new LevelDatastore(join(config.dataDir, 'datastore'))
   await datastore.open()
+  // Read on each scrape; empty until the node exists.
+  const metrics = createRelayMetrics({
+    connections: () => started.node?.getConnections() ?? [],
+    reservations: () => started.node?.services.relay.reservations.size ?? 0,
+    routingTableSize: () => started.node == null ? 0 : kadInternals(started.node.services.dht).routingTable.size,
+    datastore
+  })
 
   let node: RelayNode
   try {
@@ -148,6 +162,7 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
   return {
     node,
     relayPeers,
+    metrics,
     async stop () {
       clearInterval(sweep)
       await node.stop()

@@ -34,7 +34,8 @@ describe('parseRelayConfig', () => {
       maxCircuitsPerPeer: RELAY_DEFAULTS.maxCircuitsPerPeer,
       maxCircuitsPerIp: RELAY_DEFAULTS.maxCircuitsPerPeer * RELAY_DEFAULTS.maxReservations,
       bootstrap: [],
-      dhtStreams: 'reuse'
+      dhtStreams: 'reuse',
+      logFormat: 'text'
     })
     // Per IP, the defaults let every local tab (all from 127.0.0.1) use the whole relay.
     expect(RELAY_DEFAULTS.maxReservationsPerIp).toBe(RELAY_DEFAULTS.maxReservations)
@@ -47,7 +48,8 @@ describe('parseRelayConfig', () => {
       '--host', '0.0.0.0', '--port', '7000', '--http-port', '7001', '--data-dir', '/tmp/x',
       '--serve', 'dist', '--max-reservations', '5', '--max-connections', '50', '--inbound-per-second', '9',
       '--max-reservations-per-ip', '4', '--max-connections-per-ip', '40', '--max-connections-per-peer', '3',
-      '--inbound-per-minute-per-peer', '12', '--max-circuits-per-peer', '6', '--max-circuits-per-ip', '20'
+      '--inbound-per-minute-per-peer', '12', '--max-circuits-per-peer', '6', '--max-circuits-per-ip', '20',
+      '--log-format', 'json'
     ])).toEqual({
       host: '0.0.0.0',
       wsPort: 7000,
@@ -64,8 +66,16 @@ describe('parseRelayConfig', () => {
       maxCircuitsPerPeer: 6,
       maxCircuitsPerIp: 20,
       bootstrap: [],
-      dhtStreams: 'reuse'
+      dhtStreams: 'reuse',
+      logFormat: 'json'
     })
+  })
+
+  it('reads the log format from the environment too, and refuses unknown values', () => {
+    expect(parsed([], { WEBKAD_RELAY_LOG_FORMAT: 'json' }).logFormat).toBe('json')
+    expect(parsed(['--log-format', 'text'], { WEBKAD_RELAY_LOG_FORMAT: 'json' }).logFormat).toBe('text')
+    expect(configError(['--log-format', 'yaml']).message).toBe('--log-format must be text or json, got "yaml"')
+    expect(configError([], { WEBKAD_RELAY_LOG_FORMAT: 'xml' }).message).toContain('--log-format must be text or json')
   })
 
   it('reads every limit from WEBKAD_RELAY_<FLAG>; the flag wins; an empty variable is unset', () => {

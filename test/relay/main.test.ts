@@ -148,6 +148,35 @@ describe('relay CLI', () => {
     expect(relay.stderr()).toBe('')
   })
 
+  it('logs one JSON object per line and event with --log-format json, and serves /metrics', async () => {
+    const relay = startRelayProcess(['--port', '0', '--http-port', '0', '--data-dir', await dirs.make(), '--log-format', 'json'])
+    const output = await waitForOutput(relay, /"event":"listening"/)
+    const events = lines(output).map(line => JSON.parse(line) as Record<string, unknown>)
+    expect(events).toHaveLength(1)
+    const listening = events[0] as { level: string, time: string, peerId: string, multiaddrs: string[], metrics: string }
+    expect(listening).toMatchObject({ level: 'info', event: 'listening' })
+    expect(Number.isNaN(Date.parse(listening.time))).toBe(false)
+    expect(listening.multiaddrs[0]).toMatch(new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/\\d+/ws/p2p/${listening.peerId}$`))
+    const metrics = await fetch(listening.metrics)
+    expect(metrics.headers.get('content-type')).toContain('text/plain')
+    expect(await metrics.text()).toMatch(/^webkad_relay_reservations 0$/m)
+
+    relay.child.kill('SIGTERM')
+    expect(await exitWithin(relay, 5000)).toEqual({ code: 0, signal: null })
+    const after = lines(relay.stdout()).map(line => JSON.parse(line) as Record<string, unknown>)
+    expect(after.map(event => event.event)).toEqual(['listening', 'shutdown'])
+    expect(after[1]).toMatchObject({ level: 'info', signal: 'SIGTERM' })
+    expect(relay.stderr()).toBe('')
+  })
+
+  it('refuses an unknown --log-format in one line with exit code 2', async () => {
+    const relay = startRelayProcess(['--port', '0', '--http-port', '0', '--data-dir', await dirs.make(), '--log-format', 'yaml'])
+    expect((await exitWithin(relay, 15_000)).code).toBe(2)
+    expect(lines(relay.stderr())[0]).toBe('webkad relay: --log-format must be text or json, got "yaml"')
+    expect(relay.stderr()).not.toContain('    at ')
+    expect(relay.stdout()).toBe('')
+  })
+
   it('reports a port in use in one line, without a stack trace', async () => {
     const blocker = await occupiedPort()
     try {

@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { RELAY_DEFAULTS } from '../../../relay/config.ts'
 import { startRelay } from '../../../relay/relay-node.ts'
 import { createWebkadNode } from '../../../src/p2p/node.ts'
 import { waitForReservation } from '../../../src/p2p/network/relay-connection.ts'
 import { withoutRelaySearch } from '../../../src/p2p/network/relay-discovery.ts'
 import { within } from '../../helpers/wait.ts'
+import { testRelayConfig } from '../../relay/helpers.ts'
 import type { Relay } from '../../../relay/relay-node.ts'
 import type { WebkadNode } from '../../../src/p2p/node.ts'
 import type { PeerRouting } from '@libp2p/interface'
@@ -19,7 +19,7 @@ afterEach(async () => {
 })
 
 async function relayAt (dataDir: string, wsPort = 0): Promise<Relay> {
-  return await startRelay({ ...RELAY_DEFAULTS, wsPort, httpPort: 0, dataDir, bootstrap: [] })
+  return await startRelay({ ...testRelayConfig(dataDir), wsPort })
 }
 
 /** Counts the DHT lookups a node starts (libp2p's random walk runs them through peerRouting). */

@@ -8,7 +8,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { buildRelay, RELAY_BIN } from '../../scripts/build-relay.ts'
 import { createWebkadNode } from '../../src/p2p/node.ts'
 import { within } from '../helpers/wait.ts'
-import { tempDirs } from './helpers.ts'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { LevelDatastore } from 'datastore-level'
+import { fromString } from 'uint8arrays'
+import { kadInternals, kadRecordKey } from '../../src/p2p/dht/kad-internals.ts'
+import { createSignedRecord } from '../../src/p2p/dht/records.ts'
+import { waitForReservation } from '../../src/p2p/network/relay-connection.ts'
+import { createTestClient, tempDirs } from './helpers.ts'
 import type { WebkadNode } from '../../src/p2p/node.ts'
 import type { ChildProcess } from 'node:child_process'
 import type { AddressInfo, Server } from 'node:net'
@@ -175,6 +182,64 @@ describe('relay CLI', () => {
     expect(lines(relay.stderr())[0]).toBe('webkad relay: --log-format must be text or json, got "yaml"')
     expect(relay.stderr()).not.toContain('    at ')
     expect(relay.stdout()).toBe('')
+  })
+
+  it('loses no record it acknowledged when SIGKILLed during a burst of PUTs, and flushes them on SIGTERM within 5 s', async () => {
+    const dataDir = await dirs.make()
+    const author = await generateKeyPair('Ed25519')
+    const authorId = peerIdFromPrivateKey(author)
+    const acknowledged: string[] = []
+    /** PUTs to the relay, 8 at a time, until `stop` says so; every key the relay echoed back is kept. */
+    const burst = async (address: Multiaddr, prefix: string, stop: () => boolean): Promise<void> => {
+      const client = await createTestClient(address)
+      try {
+        await client.dial(address)
+        const relayId = peerIdFromString(address.getComponents().findLast(component => component.name === 'p2p')?.value ?? '')
+        await waitForReservation(client, AbortSignal.timeout(10_000))
+        const kad = kadInternals(client.services.dht)
+        for (let round = 0; !stop() && round < 500; round++) {
+          await Promise.all(Array.from({ length: 8 }, async (_, index) => {
+            const key = `/webkad/${prefix}-${round}-${index}`
+            const value = await createSignedRecord(author, authorId, { key, payload: { type: 'text', text: key }, sequence: 1n })
+            if (await kad.putValueTo(relayId, fromString(key), value, { signal: AbortSignal.timeout(5_000) }).catch(() => false)) acknowledged.push(key)
+          }))
+        }
+      } finally {
+        await client.stop()
+      }
+    }
+    const missing = async (): Promise<string[]> => {
+      const datastore = new LevelDatastore(join(dataDir, 'datastore'))
+      await datastore.open()
+      try {
+        const absent: string[] = []
+        for (const key of acknowledged) if (!await datastore.has(kadRecordKey(fromString(key)))) absent.push(key)
+        return absent
+      } finally {
+        await datastore.close()
+      }
+    }
+
+    const first = startRelayProcess(['--port', '0', '--http-port', '0', '--data-dir', dataDir])
+    const address = multiaddr(/multiaddr: (\S+)/.exec(await waitForOutput(first, /multiaddr: \S+/))?.[1] ?? '')
+    // SIGKILL once 40 PUTs were acknowledged, while more are in flight.
+    const crashed = burst(address, 'kill', () => first.exit != null)
+    await vi.waitFor(() => { expect(acknowledged.length).toBeGreaterThanOrEqual(40) }, within(20_000))
+    first.child.kill('SIGKILL')
+    await crashed
+    expect((await first.exited).signal).toBe('SIGKILL')
+    const beforeTerm = acknowledged.length
+    expect(await missing()).toEqual([])
+
+    const second = startRelayProcess(['--port', '0', '--http-port', '0', '--data-dir', dataDir])
+    const again = multiaddr(/multiaddr: (\S+)/.exec(await waitForOutput(second, /multiaddr: \S+/))?.[1] ?? '')
+    await burst(again, 'term', () => acknowledged.length >= beforeTerm + 40)
+    expect(acknowledged.length).toBeGreaterThan(beforeTerm)
+    const termAt = Date.now()
+    second.child.kill('SIGTERM')
+    expect(await exitWithin(second, 5_000)).toEqual({ code: 0, signal: null })
+    expect(Date.now() - termAt).toBeLessThan(5_000)
+    expect(await missing()).toEqual([])
   })
 
   it('reports a port in use in one line, without a stack trace', async () => {

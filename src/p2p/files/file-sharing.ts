@@ -253,7 +253,13 @@ export class FileSharing {
     if (entry == null) throw new FileNotFoundError(`${cid} is not in this tab.`)
     if (node == null) return { entry, provideError: 'Not connected: the file is announced when the tab connects.' }
     try {
-      const provide = await provideFile(node, CID.parse(cid), { signal: AbortSignal.any([signal, AbortSignal.timeout(FIND_PROVIDERS_TIMEOUT_MS)]), onProgress: this.host.traceHandler(), origin })
+      const once = async (): Promise<ProvideResult> => await provideFile(node, CID.parse(cid), { signal: AbortSignal.any([signal, AbortSignal.timeout(FIND_PROVIDERS_TIMEOUT_MS)]), onProgress: this.host.traceHandler(), origin })
+      // Just after Connect a lookup may end without any peer to tell: try again shortly.
+      const provide = await once().catch(async (err: unknown) => {
+        if ((err as Error).name !== 'NoPeersError') throw err
+        await delay(1_000, signal)
+        return await once()
+      })
       const updated = await this.index.update(cid, { providing: true, providedAt: provide.providedAt }) ?? entry
       return { entry: updated, provide }
     } catch (err) {

@@ -7,6 +7,7 @@ import { StoredPanel } from '../pages/stored-panel.ts'
 import type { StoredRow } from '../pages/stored-panel.ts'
 import type { Locator } from '@playwright/test'
 import type { RelayProcess } from '../../test/harness/relay-process.ts'
+import type { WebkadTab } from '../pages/webkad-tab.ts'
 
 /**
  * The record lifecycle in real tabs: holder replication keeps a record alive after its author
@@ -152,23 +153,33 @@ test('a cached copy is kept for less time than the record lives, the farther fro
   const tabs = await Promise.all(Array.from({ length: 5 }, async () => await openTab({ url })))
   await Promise.all(tabs.map(async tab => await tab.connect()))
   const ids = await Promise.all(tabs.map(async tab => await tab.peerId()))
-  const key = keyAwayFromRelay('cached', relay.peerId, ids)
-  const target = kadId(new TextEncoder().encode(key))
-  const ranked = ids.map((id, index) => ({ id, tab: tabs[index]!, distance: distance(peerKadId(id), target) })).sort((a, b) => (a.distance < b.distance ? -1 : 1))
-  const [first, second, third, , farthest] = ranked as [typeof ranked[number], typeof ranked[number], typeof ranked[number], typeof ranked[number], typeof ranked[number]]
   // A tab counts the peers closer to the key among those it knows (routing table and connections):
   // let the tabs mesh first (the scheduler's auto-dial), so each knows (nearly) all the others.
   for (const tab of tabs) {
     await expect.poll(async () => new Set(await tab.page.locator('[data-testid="connection-row"][data-transport="webrtc"]').evaluateAll(rows => rows.map(row => row.getAttribute('data-peer')))).size, { timeout: DHT_TIMEOUT_MS }).toBeGreaterThanOrEqual(3)
   }
-  // The closest tab writes: it stores on the next two, the k closest to the key.
-  const authorDht = new DhtPanel(first.tab.page)
-  expect(await authorDht.putValue(key, 'cache me')).toBe(1)
-  expect((await listedPeers(authorDht.acceptedPeers)).sort()).toEqual([second.id, third.id].sort())
+  // The closest tab writes. With k = 2 its lookup may miss one of the two next tabs and store
+  // farther: the situation this test needs is the record on the true k closest, so it takes the
+  // first key (of a few) for which the Put found them.
+  type Ranked = Array<{ id: string, tab: WebkadTab, distance: bigint }>
+  let placed: { key: string, ranked: Ranked } | undefined
+  for (let attempt = 0; attempt < 4 && placed == null; attempt++) {
+    const candidate = keyAwayFromRelay(`cached-${attempt}`, relay.peerId, ids)
+    const target = kadId(new TextEncoder().encode(candidate))
+    const ranked = ids.map((id, index) => ({ id, tab: tabs[index]!, distance: distance(peerKadId(id), target) })).sort((a, b) => (a.distance < b.distance ? -1 : 1))
+    const authorDht = new DhtPanel(ranked[0]!.tab.page)
+    expect(await authorDht.putValue(candidate, 'cache me')).toBe(1)
+    const accepted = (await listedPeers(authorDht.acceptedPeers)).sort()
+    if (JSON.stringify(accepted) === JSON.stringify([ranked[1]!.id, ranked[2]!.id].sort())) placed = { key: candidate, ranked }
+    else console.log(`attempt ${attempt}: the Put stored on ranks ${accepted.map(peer => ranked.findIndex(entry => entry.id === peer)).join(', ')}, not 1 and 2`)
+  }
+  expect(placed, 'a Put that stored on the two tabs closest to its key').toBeDefined()
+  const { key, ranked } = placed!
+  const [first, second, third, , farthest] = ranked as [Ranked[number], Ranked[number], Ranked[number], Ranked[number], Ranked[number]]
   const original = (await new StoredPanel(first.tab.page).record(key))!
   const reader = new DhtPanel(farthest.tab.page)
 
-  const cacheOn = async (holder: typeof ranked[number]): Promise<StoredRow> => {
+  const cacheOn = async (holder: Ranked[number]): Promise<StoredRow> => {
     // The holder drops the record (Clear this tab's storage): it now answers Gets without it.
     const stored = new StoredPanel(holder.tab.page)
     await stored.clearButton.click()

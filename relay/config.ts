@@ -42,6 +42,8 @@ export interface RelayConfig {
   dhtStreams: 'reuse' | 'fresh'
   /** 'text': lines for a person (the default); 'json': one JSON object per line and event. */
   logFormat: LogFormat
+  /** Holder replication interval: the relay re-stores the records it holds on the current k closest. */
+  replicationIntervalMs: number
 }
 
 export type LogFormat = 'text' | 'json'
@@ -73,7 +75,9 @@ export const RELAY_DEFAULTS = {
   // When not given: as many as the peers an IP may hold reservations for could open.
   maxCircuitsPerIp: MAX_CIRCUITS_PER_PEER * MAX_RESERVATIONS,
   dhtStreams: 'reuse',
-  logFormat: 'text'
+  logFormat: 'text',
+  // Kademlia replicates hourly; a relay every 10 minutes (tabs every 3).
+  replicationIntervalMs: 10 * 60_000
 } as const
 
 export const RELAY_USAGE = `usage: webkad-relay [options]        (in a checkout: npm run relay -- [options])
@@ -95,6 +99,7 @@ export const RELAY_USAGE = `usage: webkad-relay [options]        (in a checkout:
                                  (default: circuits per peer x reservations per IP)
   --bootstrap <multiaddr>        another relay to join (repeatable; env WEBKAD_RELAY_BOOTSTRAP, comma-separated)
   --dht-streams reuse|fresh      reuse DHT streams per peer, or one per request as stock kad-dht (default reuse)
+  --replicate-interval <s>       holder replication: re-store held records on the k closest every s seconds, 10-86400 (default ${RELAY_DEFAULTS.replicationIntervalMs / 1000})
   --log-format text|json         log lines for people, or one JSON object per line (env WEBKAD_RELAY_LOG_FORMAT, default text)
   --help                         show this text
 every --max-* and --inbound-* limit also reads WEBKAD_RELAY_<FLAG>, e.g. WEBKAD_RELAY_MAX_CIRCUITS_PER_PEER;
@@ -171,6 +176,7 @@ export function parseRelayConfig (argv: string[], env: NodeJS.ProcessEnv = {}): 
         ...Object.fromEntries(LIMIT_FLAGS.map(flag => [flag, { type: 'string' as const }])),
         bootstrap: { type: 'string', multiple: true },
         'dht-streams': { type: 'string' },
+        'replicate-interval': { type: 'string' },
         'log-format': { type: 'string' },
         help: { type: 'boolean' }
       }
@@ -209,6 +215,10 @@ export function parseRelayConfig (argv: string[], env: NodeJS.ProcessEnv = {}): 
 
   const dhtStreams = values['dht-streams'] ?? 'reuse'
   if (dhtStreams !== 'reuse' && dhtStreams !== 'fresh') throw new RelayConfigError(`--dht-streams must be reuse or fresh, got "${dhtStreams}"`)
+  const replicateText = values['replicate-interval']
+  if (replicateText != null && (!/^\d{1,5}$/.test(replicateText) || Number(replicateText) < 10 || Number(replicateText) > 86_400)) {
+    throw new RelayConfigError(`--replicate-interval must be a number of seconds from 10 to 86400, got "${replicateText}"`)
+  }
 
   const logFormat = values['log-format'] ?? env.WEBKAD_RELAY_LOG_FORMAT ?? 'text'
   if (logFormat !== 'text' && logFormat !== 'json') throw new RelayConfigError(`--log-format must be text or json, got "${logFormat}"`)
@@ -218,6 +228,7 @@ export function parseRelayConfig (argv: string[], env: NodeJS.ProcessEnv = {}): 
     host,
     dhtStreams,
     logFormat,
+    replicationIntervalMs: replicateText == null ? RELAY_DEFAULTS.replicationIntervalMs : Number(replicateText) * 1000,
     wsPort,
     httpPort: httpPortText == null ? RELAY_DEFAULTS.httpPort : parsePort('--http-port', httpPortText),
     dataDir,

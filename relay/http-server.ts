@@ -4,6 +4,7 @@ import { createServer } from 'node:http'
 import { extname, join, normalize, resolve, sep } from 'node:path'
 import type { Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { RelayRecordsStatus } from './record-lifecycle.ts'
 
 /** What GET /bootstrap answers: the relay's peer ID and dialable multiaddrs. */
 export interface BootstrapInfo {
@@ -20,6 +21,8 @@ export interface RelayStatus {
   /** Other relays this relay is connected to (from --bootstrap, or that joined it). */
   relays: string[]
   rssBytes: number
+  /** Records held (by how they arrived), their bytes, and the last replication round. */
+  records: RelayRecordsStatus
 }
 
 export interface RelayHttpServerInit {

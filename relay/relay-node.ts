@@ -14,8 +14,7 @@ import { DHT_PROTOCOL } from '../src/p2p/constants.ts'
 import { webkadDHT } from '../src/p2p/dht/dht-config.ts'
 import { kadInternals } from '../src/p2p/dht/kad-internals.ts'
 import { waitForRoutingTablePeer } from '../src/p2p/dht/routing-table-view.ts'
-import { sweepExpiredRecords } from '../src/p2p/dht/record-sweep.ts'
-import { guardRecords } from '../src/p2p/dht/record-guard.ts'
+import { RelayRecordLifecycle } from './record-lifecycle.ts'
 import { loadOrCreateRelayKey, prepareDataDir } from './identity.ts'
 import { describeLimitHit, ipGroup, RelayLimits } from './limits.ts'
 import { createRelayMetrics } from './metrics.ts'
@@ -34,7 +33,6 @@ import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 const log = logger('webkad:relay')
-const RECORD_SWEEP_INTERVAL_MS = 10_000
 
 export type RelayServices = {
   identify: Identify
@@ -53,6 +51,8 @@ export interface Relay {
   relayPeers: Set<string>
   /** Prometheus metrics (GET /metrics). */
   metrics: RelayMetrics
+  /** The records it holds: how each arrived, replication, expiry (GET /status `records`). */
+  records: RelayRecordLifecycle
   stop(): Promise<void>
 }
 
@@ -89,6 +89,8 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
   const privateKey = await loadOrCreateRelayKey(config.dataDir)
   const datastore = new LevelDatastore(join(config.dataDir, 'datastore'))
   await datastore.open()
+  // The records it holds (the same record layer as a tab's), their replication and expiry.
+  const records = new RelayRecordLifecycle(datastore, privateKey, config.replicationIntervalMs)
   // Read on each scrape; empty until the node exists.
   const metrics = createRelayMetrics({
     connections: () => started.node?.getConnections() ?? [],
@@ -101,7 +103,7 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
   try {
     node = await createLibp2p({
       privateKey,
-      datastore: guardRecords(datastore),
+      datastore: records.holding.datastore,
       addresses: { listen: [`/ip4/${config.host}/tcp/${config.wsPort}/ws`] },
       transports: [webSockets()],
       connectionEncrypters: [noise()],
@@ -154,17 +156,15 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
     if (event.detail.protocols.includes(RELAY_V2_HOP_CODEC)) relayPeers.add(event.detail.peerId.toString())
   })
   watchTabs(node)
-  // Holders must stop serving records whose lifetime has passed.
-  const sweep = setInterval(() => {
-    sweepExpiredRecords(datastore).catch((err: unknown) => { log.error('record sweep failed - %e', err) })
-  }, RECORD_SWEEP_INTERVAL_MS)
-  sweep.unref()
+  // Holders must stop serving records whose lifetime has passed, and replicate the others.
+  await records.start(node)
   return {
     node,
     relayPeers,
     metrics,
+    records,
     async stop () {
-      clearInterval(sweep)
+      records.stop()
       await node.stop()
       await datastore.close()
     }
@@ -185,7 +185,8 @@ export function relayStatus (relay: Relay): RelayStatus {
     reservations: node.services.relay.reservations.size,
     routingTable: kadInternals(node.services.dht).routingTable.size,
     relays: [...relays],
-    rssBytes: process.memoryUsage().rss
+    rssBytes: process.memoryUsage().rss,
+    records: relay.records.status()
   }
 }
 

@@ -35,7 +35,8 @@ describe('parseRelayConfig', () => {
       maxCircuitsPerIp: RELAY_DEFAULTS.maxCircuitsPerPeer * RELAY_DEFAULTS.maxReservations,
       bootstrap: [],
       dhtStreams: 'reuse',
-      logFormat: 'text'
+      logFormat: 'text',
+      replicationIntervalMs: 600_000
     })
     // Per IP, the defaults let every local tab (all from 127.0.0.1) use the whole relay.
     expect(RELAY_DEFAULTS.maxReservationsPerIp).toBe(RELAY_DEFAULTS.maxReservations)
@@ -49,7 +50,7 @@ describe('parseRelayConfig', () => {
       '--serve', 'dist', '--max-reservations', '5', '--max-connections', '50', '--inbound-per-second', '9',
       '--max-reservations-per-ip', '4', '--max-connections-per-ip', '40', '--max-connections-per-peer', '3',
       '--inbound-per-minute-per-peer', '12', '--max-circuits-per-peer', '6', '--max-circuits-per-ip', '20',
-      '--log-format', 'json'
+      '--log-format', 'json', '--replicate-interval', '120'
     ])).toEqual({
       host: '0.0.0.0',
       wsPort: 7000,
@@ -67,8 +68,19 @@ describe('parseRelayConfig', () => {
       maxCircuitsPerIp: 20,
       bootstrap: [],
       dhtStreams: 'reuse',
-      logFormat: 'json'
+      logFormat: 'json',
+      replicationIntervalMs: 120_000
     })
+  })
+
+  it('reads --replicate-interval in seconds (10-86400) and refuses anything else', () => {
+    expect(parsed(['--replicate-interval', '10']).replicationIntervalMs).toBe(10_000)
+    expect(parsed(['--replicate-interval', '86400']).replicationIntervalMs).toBe(86_400_000)
+    // parseArgs itself refuses a value that looks like an option ('-60'), in its own words.
+    expect(configError(['--replicate-interval', '-60']).message).toContain('--replicate-interval')
+    for (const bad of ['9', '86401', '1e3', '', 'hourly', '60.5']) {
+      expect(configError(['--replicate-interval', bad]).message, bad).toBe(`--replicate-interval must be a number of seconds from 10 to 86400, got "${bad}"`)
+    }
   })
 
   it('reads the log format from the environment too, and refuses unknown values', () => {

@@ -4,7 +4,8 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { fromString } from 'uint8arrays'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { startRelay } from '../../relay/relay-node.ts'
+import { relayStatus, startRelay } from '../../relay/relay-node.ts'
+import { createWebkadNode } from '../../src/p2p/node.ts'
 import { kadInternals } from '../../src/p2p/dht/kad-internals.ts'
 import { waitForReservation } from '../../src/p2p/network/relay-connection.ts'
 import { createSignedRecord, validateRecord } from '../../src/p2p/dht/records.ts'
@@ -192,4 +193,29 @@ describe('relay DHT records', () => {
     }
     expect(found).toEqual([])
   })
+
+  it('are counted in /status by how they arrived, and replicated to a newcomer every replication interval', async () => {
+    const relay = await relayOn({ ...testRelayConfig(await dirs.make()), replicationIntervalMs: 3_000 })
+    const authorKey = await generateKeyPair('Ed25519')
+    const author = await createWebkadNode({ privateKey: authorKey, webrtc: false, bootnodes: [relay.node.getMultiaddrs()[0]!] })
+    clients.push(author)
+    await author.dial(relay.node.getMultiaddrs()[0]!)
+    await waitForDhtLink(relay, author)
+    const value = await createSignedRecord(authorKey, author.peerId, { key: keyText, payload: { type: 'text', text: 'replicate me' }, sequence: 1n })
+    expect(await kadInternals(author.services.dht).putValueTo(relay.node.peerId, key, value, { signal: AbortSignal.timeout(10_000) })).toBe(true)
+    expect(relayStatus(relay).records).toMatchObject({ held: 1, byArrival: { author: 1, own: 0, copy: 0, cache: 0 }, replicationIntervalMs: 3_000 })
+    await stopClient(author)
+
+    // A newcomer that never saw the record: after the relay's next replication it holds it.
+    const newcomer = await clientOf(relay)
+    await vi.waitFor(async () => {
+      for await (const _event of newcomer.services.dht.get(key, { signal: AbortSignal.timeout(2_000) })) { /* drain */ }
+      const local = await newcomer.services.dht.get(key, { signal: AbortSignal.timeout(2_000) })
+      let fromSelf = false
+      for await (const event of local) if (event.name === 'VALUE' && event.from.equals(newcomer.peerId)) fromSelf = true
+      expect(fromSelf, 'the newcomer holds the record').toBe(true)
+    }, within(25_000))
+    expect(relayStatus(relay).records.lastReplication).toMatchObject({ replicated: 1, peersStored: 1 })
+  }, 40_000)
 })
+

@@ -168,3 +168,13 @@ export class StorageQuotaError extends Error {
 export class FileNotFoundError extends Error {
   override readonly name = 'FileNotFoundError'
 }
+
+/** A crawl file (exported crawl JSON) could not be read: not JSON, another format, or values out of bounds. */
+export class InvalidCrawlFileError extends Error {
+  override readonly name = 'InvalidCrawlFileError'
+}
+
+/** A peer's answer on the DHT protocol could not be used by the crawler (malformed, oversized, wrong type). */
+export class CrawlProtocolError extends Error {
+  override readonly name = 'CrawlProtocolError'
+}

@@ -40,6 +40,7 @@ export type { FindPeerResult, PingResult, SessionInit } from './session-types.ts
 export { LAST_BOOTNODES_KEY } from './session-types.ts'
 
 const log = logger('webkad:session')
+const notConnected = (): never => { throw new NotConnectedError('Connect to a relay first.') }
 
 /**
  * One tab's place in the network, as the UI sees it: a thin facade over the relay connection,
@@ -179,9 +180,8 @@ export class WebkadSession {
   async sendChat (peerIdText: string, text: string): Promise<ChatMessage> { return await this.chat().send(this.peer(peerIdText), text) }
   /** Opens (creates) a conversation with a peer, e.g. from a Find peer result. */
   openChat (peerIdText: string): string {
-    const peer = this.peer(peerIdText)
-    this.chat().openConversation(peer)
-    return peer.toString()
+    this.chat().openConversation(this.peer(peerIdText))
+    return this.peer(peerIdText).toString()
   }
   async markChatRead (peerIdText: string): Promise<void> { await this.chat().markRead(this.peer(peerIdText)) }
   async setNickname (peerIdText: string, nickname: string): Promise<void> { await this.chat().setNickname(this.peer(peerIdText), nickname) }
@@ -193,10 +193,7 @@ export class WebkadSession {
     return await runOperation(what, options, async (signal) => await run(dht, { signal, onProgress: this.queryLog.progressHandler() }))
   }
 
-  private requireLive (): LiveNode {
-    if (this.live == null) throw new NotConnectedError('Connect to a relay first.')
-    return this.live
-  }
+  private requireLive (): LiveNode { return this.live ?? notConnected() }
 
   private chat (): ChatService { return this.requireLive().node.services.chat }
   private peer (peerIdText: string): PeerId { return parsePeerIdInput(peerIdText, this.peerId) }

@@ -55,7 +55,7 @@ async function serveHostile (mallory: FilesPeer, reply: (cid: CID) => Uint8Array
 describe('hostile block providers', () => {
   it('a provider that sends a block not matching its CID is dropped for the transfer; the block comes from the other, the bad one is never stored', async () => {
     // The honest provider is slowed, so the liar is certainly asked for blocks.
-    peers = await startFilesNetwork(4, { sharing: (index) => index === 0 ? { uploadBytesPerSecond: 2 * MiB } : {} })
+    peers = await startFilesNetwork(4, { sharing: (index) => index === 0 ? { uploadBytesPerSecond: MiB / 2 } : {} })
     const [alice, mallory, carol] = peers
     if (alice == null || mallory == null || carol == null) throw new Error('network')
     const content = randomBytes(3 * MiB, 5)

@@ -1,0 +1,249 @@
+import { logger } from '@libp2p/logger'
+import { multiaddr } from '@multiformats/multiaddr'
+import { DHT_PROTOCOL } from '../constants.ts'
+import { commonPrefixLength, kadIdOfPeer } from '../dht/kad-math.ts'
+import { keyInBucket, MAX_KEY_BUCKET } from './bucket-keys.ts'
+import { KadWire } from './kad-wire.ts'
+import type { CrawlCounts, CrawledNode, CrawlNodeKind, CrawlProgressEvent, CrawlResult } from './crawl-types.ts'
+import type { AnsweredPeer } from './kad-wire.ts'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+const log = logger('webkad:crawl')
+
+/** What the crawler needs from the node it runs in: dialing, and this node's own k-buckets. */
+export interface CrawlHost {
+  node: Pick<Libp2p, 'peerId' | 'dialProtocol' | 'getConnections' | 'peerStore' | 'getMultiaddrs'>
+  /** The peers in this node's k-buckets (the crawl's seeds, and this node's own table). */
+  routingTablePeers(): PeerId[]
+  kBucketSize: number
+}
+
+export interface CrawlOptions {
+  signal?: AbortSignal
+  onProgress?(event: CrawlProgressEvent): void
+  /**
+   * Peers crawled at the same time.
+   * @default 8
+   */
+  concurrency?: number
+  /**
+   * FIND_NODE requests sent to one peer at most (one per bucket, from bucket 0 down).
+   * @default 16
+   */
+  maxRequestsPerPeer?: number
+  /**
+   * Peers accepted from one answer; kad-dht answers with its bucket size (k).
+   * @default the host's k
+   */
+  maxPeersPerAnswer?: number
+  /**
+   * Nodes the crawl keeps track of at most; peers heard of beyond it are not crawled.
+   * @default 2000
+   */
+  maxNodes?: number
+  /**
+   * How long one answer may take, and one dial.
+   * @default 4000
+   */
+  requestTimeoutMs?: number
+}
+
+const RELAY_HOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/hop'
+
+interface NodeEntry {
+  peerId: PeerId
+  kadId: Uint8Array
+  addresses: Multiaddr[]
+  seenAt: number
+  table: Map<string, PeerId>
+  requests: number
+  status: 'pending' | 'self' | 'crawled' | 'unreachable'
+  crawledAt?: number
+  error?: string
+  truncated?: boolean
+}
+
+/**
+ * Crawls the DHT over the standard kad protocol, as Nebula crawls IPFS: starting from this node's
+ * routing table, every peer heard of is asked FIND_NODE for a key in each of its buckets, from
+ * bucket 0 down to the deepest one that still answers with peers of that depth, until no new peer
+ * appears. The answers, together, are that peer's routing table. Never throws for a peer's
+ * misbehaviour (it is noted on the peer); an abort ends the crawl with what was learned so far.
+ */
+export async function crawlNetwork (host: CrawlHost, options: CrawlOptions = {}): Promise<CrawlResult> {
+  const concurrency = options.concurrency ?? 8
+  const maxRequests = Math.min(options.maxRequestsPerPeer ?? 16, MAX_KEY_BUCKET + 1)
+  const maxPeersPerAnswer = options.maxPeersPerAnswer ?? host.kBucketSize
+  const maxNodes = options.maxNodes ?? 2000
+  const requestTimeoutMs = options.requestTimeoutMs ?? 4000
+  const signal = options.signal ?? new AbortController().signal
+  const startedAt = Date.now()
+  const self = host.node.peerId
+  const nodes = new Map<string, NodeEntry>()
+  const queue: NodeEntry[] = []
+  const counts: CrawlCounts = { crawled: 0, found: 0, unreachable: 0, requests: 0 }
+  const report = (event: CrawlProgressEvent): void => {
+    try { options.onProgress?.(event) } catch (err) { log.error('onProgress threw - %e', err) }
+  }
+
+  const discover = (peerId: PeerId, addresses: Multiaddr[]): NodeEntry | undefined => {
+    const key = peerId.toString()
+    const known = nodes.get(key)
+    if (known != null) {
+      // Later answers may know addresses the first did not.
+      if (known.addresses.length === 0 && addresses.length > 0) known.addresses = addresses
+      return known
+    }
+    if (nodes.size >= maxNodes) return undefined
+    const entry: NodeEntry = { peerId, kadId: kadIdOfPeer(peerId), addresses, seenAt: Date.now(), table: new Map(), requests: 0, status: 'pending' }
+    nodes.set(key, entry)
+    counts.found++
+    queue.push(entry)
+    report({ name: 'crawl:found', peerId: key, counts: { ...counts } })
+    return entry
+  }
+
+  // This node answers for itself: its table is read locally, not over the wire.
+  const selfEntry: NodeEntry = { peerId: self, kadId: kadIdOfPeer(self), addresses: host.node.getMultiaddrs(), seenAt: startedAt, table: new Map(), requests: 0, status: 'self', crawledAt: startedAt }
+  nodes.set(self.toString(), selfEntry)
+  counts.found++
+  for (const peer of host.routingTablePeers()) {
+    selfEntry.table.set(peer.toString(), peer)
+    discover(peer, await knownAddresses(host, peer))
+  }
+
+  const crawlOne = async (entry: NodeEntry): Promise<void> => {
+    let wire: KadWire | undefined
+    try {
+      const dialSignal = AbortSignal.any([signal, AbortSignal.timeout(requestTimeoutMs)])
+      const target = await dialTarget(host, entry)
+      if (target == null) throw new Error('no address known')
+      const stream = await host.node.dialProtocol(target, DHT_PROTOCOL, { signal: dialSignal })
+      wire = new KadWire(stream)
+      for (let bucket = 0; bucket < maxRequests; bucket++) {
+        signal.throwIfAborted()
+        const { key } = keyInBucket(entry.kadId, bucket)
+        entry.requests++
+        counts.requests++
+        report({ name: 'crawl:request', peerId: entry.peerId.toString(), bucket, counts: { ...counts } })
+        const answer = await wire.findNode(key, { maxPeers: maxPeersPerAnswer, signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeoutMs)]) })
+        if (answer.dropped > 0) log('%p: %d entries dropped from one answer', entry.peerId, answer.dropped)
+        let deepest = -1
+        for (const peer of answer.peers) {
+          // A peer never holds itself, and kad-dht never tells us about us: both would be lies or echoes.
+          if (peer.peerId.equals(entry.peerId) || peer.peerId.equals(self)) continue
+          if (discover(peer.peerId, peer.addresses) == null) continue
+          entry.table.set(peer.peerId.toString(), peer.peerId)
+          deepest = Math.max(deepest, commonPrefixLength(kadIdOfPeer(peer.peerId), entry.kadId))
+        }
+        // The answer lists bucket `bucket` first, then deeper ones: none that deep means the walk is done.
+        if (deepest < bucket) break
+        if (bucket === maxRequests - 1) entry.truncated = true
+      }
+      entry.status = 'crawled'
+      entry.crawledAt = Date.now()
+      counts.crawled++
+      report({ name: 'crawl:crawled', peerId: entry.peerId.toString(), counts: { ...counts } })
+      await wire.close({ signal: AbortSignal.timeout(1000) })
+    } catch (err) {
+      wire?.abort(err instanceof Error ? err : new Error(String(err)))
+      if (signal.aborted) { entry.error = 'crawl cancelled'; entry.status = 'pending'; return }
+      entry.error = describeError(err)
+      if (entry.requests > 0 && entry.table.size > 0) {
+        // Some answers came: keep what was learned, marked incomplete.
+        entry.status = 'crawled'
+        entry.crawledAt = Date.now()
+        entry.truncated = true
+        counts.crawled++
+        report({ name: 'crawl:crawled', peerId: entry.peerId.toString(), counts: { ...counts } })
+        return
+      }
+      entry.status = 'unreachable'
+      counts.unreachable++
+      report({ name: 'crawl:unreachable', peerId: entry.peerId.toString(), error: entry.error, counts: { ...counts } })
+    }
+  }
+
+  // A pool of `concurrency` workers over a queue that grows as answers arrive.
+  let active = 0
+  await new Promise<void>((resolve) => {
+    const pump = (): void => {
+      if (signal.aborted && active === 0) { resolve(); return }
+      while (!signal.aborted && active < concurrency && queue.length > 0) {
+        const entry = queue.shift()
+        if (entry == null) break
+        active++
+        void crawlOne(entry).finally(() => { active--; pump() })
+      }
+      if (active === 0 && (queue.length === 0 || signal.aborted)) resolve()
+    }
+    signal.addEventListener('abort', pump, { once: true })
+    pump()
+  })
+
+  const result: CrawlResult = {
+    format: 'webkad-crawl',
+    version: 1,
+    crawler: self.toString(),
+    startedAt,
+    finishedAt: Date.now(),
+    kBucketSize: host.kBucketSize,
+    requests: counts.requests,
+    cancelled: signal.aborted,
+    nodes: await Promise.all([...nodes.values()].map(async entry => await toCrawledNode(host, entry)))
+  }
+  return result
+}
+
+async function knownAddresses (host: CrawlHost, peer: PeerId): Promise<Multiaddr[]> {
+  try {
+    return (await host.node.peerStore.get(peer)).addresses.map(address => address.multiaddr)
+  } catch {
+    return []
+  }
+}
+
+/** The peer itself when libp2p can reach it (an open connection or addresses it knows), else the answer's addresses. */
+async function dialTarget (host: CrawlHost, entry: NodeEntry): Promise<PeerId | Multiaddr[] | undefined> {
+  if (host.node.getConnections(entry.peerId).some(connection => connection.status === 'open' && connection.limits == null)) return entry.peerId
+  if ((await knownAddresses(host, entry.peerId)).length > 0) return entry.peerId
+  if (entry.addresses.length === 0) return undefined
+  // A made-up peer with no address would otherwise send libp2p on a DHT lookup for it.
+  return entry.addresses.map(address => address.getComponents().some(component => component.name === 'p2p' && component.value === entry.peerId.toString())
+    ? address
+    : address.encapsulate(multiaddr(`/p2p/${entry.peerId.toString()}`)))
+}
+
+async function toCrawledNode (host: CrawlHost, entry: NodeEntry): Promise<CrawledNode> {
+  const stored = await knownAddresses(host, entry.peerId)
+  const addresses = stored.length > 0 ? stored : entry.addresses
+  return {
+    peerId: entry.peerId.toString(),
+    kind: entry.status === 'self' ? 'self' : await nodeKind(host, entry.peerId, addresses),
+    status: entry.status === 'pending' ? 'skipped' : entry.status,
+    addresses: addresses.slice(0, 16).map(String),
+    seenAt: entry.seenAt,
+    ...(entry.crawledAt != null ? { crawledAt: entry.crawledAt } : {}),
+    requests: entry.requests,
+    routingTable: [...entry.table.keys()],
+    ...(entry.error != null ? { error: entry.error } : {}),
+    ...(entry.truncated === true ? { truncated: true } : {})
+  }
+}
+
+/** A relay offers the circuit hop protocol; a tab has only relayed and WebRTC addresses. */
+async function nodeKind (host: CrawlHost, peerId: PeerId, addresses: Multiaddr[]): Promise<CrawlNodeKind> {
+  try {
+    if ((await host.node.peerStore.get(peerId)).protocols.includes(RELAY_HOP_PROTOCOL)) return 'relay'
+  } catch { /* never identified */ }
+  if (addresses.length > 0 && addresses.every(address => address.toString().includes('/p2p-circuit'))) return 'tab'
+  return 'other'
+}
+
+function describeError (err: unknown): string {
+  if (err instanceof Error) return err.name === 'Error' ? err.message : `${err.name}: ${err.message}`
+  return String(err)
+}
+
+export type { AnsweredPeer }

@@ -10,7 +10,7 @@ import { RoutingTablePanel } from './dht/routing-table-panel.tsx'
 import { ConnectionsTable } from './network/connections-table.tsx'
 import { FindPeerPanel } from './network/find-peer-panel.tsx'
 import { SchedulerPanel } from './scheduler/scheduler-panel.tsx'
-import { StoredHerePanel } from './stored/stored-here-panel.tsx'
+import { StoredHereSection } from './stored/stored-here-section.tsx'
 import { FilesSection } from './files/files-section.tsx'
 import type { WebkadSession } from '../p2p/session.ts'
 
@@ -31,7 +31,7 @@ export function App ({ session, initialBootnodes }: { session: WebkadSession, in
         <QueryList session={session} onSelectQuery={setSelectedQueryId} />
         <ChatPanel session={session} />
         <SchedulerPanel session={session} />
-        <StoredHerePanel session={session} />
+        <StoredHereSection session={session} />
         <FilesSection session={session} />
       </main>
     </>

@@ -10,6 +10,7 @@ import type { RoutingTableSnapshot } from './dht/routing-table-view.ts'
 import type { ConnectionSummary } from './network/connections.ts'
 import type { WebkadNode, WebkadNodeInit } from './node.ts'
 import type { ReadableStore } from './stores/store.ts'
+import { KEEP_ALIVE } from '@libp2p/interface'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 
@@ -42,7 +43,9 @@ export type LiveNodeInit = Pick<WebkadNodeInit, 'bootnodes' | 'iceServers' | 'we
 /** Starts a tab's node on its datastore (records guarded and noted) and the views that follow it. */
 export async function startLiveNode ({ holding, ...init }: LiveNodeInit): Promise<LiveNode> {
   const datastore = holding.datastore
-  const node = await createWebkadNode({ ...init, datastore })
+  const node = await createWebkadNode({ ...init, datastore, start: false })
+  await forgetKeepAliveTags(node)
+  await node.start()
   const kad = kadInternals(node.services.dht)
   holding.attach(kad, () => node.getPeers())
   const routingTable = watchRoutingTable(node, kad)
@@ -69,4 +72,18 @@ export async function startLiveNode ({ holding, ...init }: LiveNodeInit): Promis
       await node.stop()
     }
   }
+}
+
+/**
+ * The peer store outlives the node (IndexedDB): a relay it held a reservation on is still tagged
+ * keep-alive. On start the circuit transport would then redial and re-reserve it by itself while
+ * the session connects to the relay the user chose, and the two raced (a reloaded tab sometimes
+ * got no reservation). Starting untagged, the session's connect is the only way in, as on a first start.
+ */
+async function forgetKeepAliveTags (node: WebkadNode): Promise<void> {
+  const tagged = await node.peerStore.all({ filters: [(peer) => [...peer.tags.keys()].some(tag => tag.startsWith(KEEP_ALIVE))] })
+  await Promise.all(tagged.map(async (peer) => {
+    const tags = Object.fromEntries([...peer.tags.keys()].filter(tag => tag.startsWith(KEEP_ALIVE)).map(tag => [tag, undefined]))
+    await node.peerStore.merge(peer.id, { tags })
+  }))
 }

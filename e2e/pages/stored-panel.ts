@@ -47,4 +47,12 @@ export class StoredPanel {
   async record (key: string): Promise<StoredRow | undefined> {
     return (await this.records()).find(row => row.key === key)
   }
+
+  /** Waits for the record's row (the panel loads lazily and coalesces updates), then reads it. */
+  async heldRecord (key: string, timeoutMs = 10_000): Promise<StoredRow> {
+    await this.row(key).waitFor({ state: 'attached', timeout: timeoutMs })
+    const row = await this.record(key)
+    if (row == null) throw new Error(`no Stored-here row for ${key}`)
+    return row
+  }
 }

@@ -110,6 +110,8 @@ interface ValueLookup {
   /** Peers named in the lookup's answers (closer peers), asked or not. */
   observed: Map<string, PeerId>
   correctedByKad: Set<string>
+  /** Peers the lookup asked that failed to answer (unreachable, reset, timed out). */
+  failed: Set<string>
   queriedPeers: number
   stoppedAtQuorum: boolean
 }
@@ -302,7 +304,7 @@ export class DhtOperations {
   /** Runs kad-dht's FIND_VALUE lookup, validating every record heard, until it ends or the quorum is met. */
   private async lookupValue (keyBytes: Uint8Array, options: GetOptions, query: RunningQuery, answered: Set<string>): Promise<ValueLookup> {
     const quorum = Math.max(0, Math.floor(options.quorum ?? 0))
-    const found: ValueLookup = { responses: new Map(), observed: new Map(), correctedByKad: new Set(), queriedPeers: 0, stoppedAtQuorum: false }
+    const found: ValueLookup = { responses: new Map(), observed: new Map(), correctedByKad: new Set(), failed: new Set(), queriedPeers: 0, stoppedAtQuorum: false }
     const validations: Array<Promise<void>> = []
     const lookup = new AbortController()
     const stop = (): void => { lookup.abort(options.signal.reason) }
@@ -338,6 +340,7 @@ export class DhtOperations {
         consider(event.from.toString(), event.record?.value)
       }
       if (event.name === 'PEER_RESPONSE' && event.messageName === 'PUT_VALUE') found.correctedByKad.add(event.from.toString())
+      if (event.name === 'QUERY_ERROR') found.failed.add(event.from.toString())
       if (event.name === 'VALUE' && event.from.toString() === self) consider(self, event.value)
     }
 
@@ -382,6 +385,8 @@ export class DhtOperations {
    * Kademlia caching (§2.3): "the requesting node stores the pair at the closest node it observed
    * to the key that did not return the value": among the peers that answered without it and the
    * peers the answers named but the lookup never asked (it stopped once the k closest answered).
+   * A peer that was asked and failed to answer is left out: it may hold the record, and it may be
+   * unreachable.
    */
   private async cacheOnClosestLacking (key: Uint8Array, best: Uint8Array, lookup: ValueLookup, signal: AbortSignal): Promise<string | undefined> {
     const self = this.node.peerId.toString()
@@ -390,7 +395,7 @@ export class DhtOperations {
       const peerId = response.kind === 'none' ? lookup.observed.get(peer) ?? this.node.getPeers().find(candidate => candidate.toString() === peer) : undefined
       if (peerId != null) candidates.set(peer, peerId)
     }
-    for (const [peer, peerId] of lookup.observed) if (!lookup.responses.has(peer)) candidates.set(peer, peerId)
+    for (const [peer, peerId] of lookup.observed) if (!lookup.responses.has(peer) && !lookup.failed.has(peer)) candidates.set(peer, peerId)
     candidates.delete(self)
     const target = kadIdOfKey(key)
     const ranked = [...candidates.values()].sort((a, b) => compareDistances(xorDistance(kadIdOfPeer(a), target), xorDistance(kadIdOfPeer(b), target)))

@@ -28,6 +28,8 @@ interface LoadMarks {
   prefilled?: number
   clicked?: number
   online?: number
+  /** The Routing table panel lists a peer (the DHT has peers). */
+  routed?: number
   /** session.state timings, in ms since the click. */
   relayConnectedMs?: number
   reservationMs?: number
@@ -54,10 +56,9 @@ function watchLoad (): void {
         marks.clicked = performance.now()
       }
     }
-    if (marks.online == null && document.querySelector('[data-testid="node-status"][data-status="online"]') != null) {
-      marks.online = performance.now()
-      observer.disconnect()
-    }
+    if (marks.online == null && document.querySelector('[data-testid="node-status"][data-status="online"]') != null) marks.online = performance.now()
+    if (marks.routed == null && document.querySelector('[data-testid="routing-peer"]') != null) marks.routed = performance.now()
+    if (marks.online != null && marks.routed != null) observer.disconnect()
   }
   const observer = new MutationObserver(check)
   observer.observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-status', 'disabled'] })
@@ -98,6 +99,32 @@ async function measureLoad (context: BrowserContext, url: string, errors: string
   }
 }
 
+/**
+ * One tab goes online, then reloads `count` times: each reload keeps its identity and, in
+ * IndexedDB, its peer store (so its routing table) and the records it held. Returns the first
+ * load's marks (empty peer store) and each reload's.
+ */
+async function measureReloads (context: BrowserContext, url: string, errors: string[], count: number): Promise<{ first: LoadMarks, reloads: LoadMarks[] }> {
+  const page = await context.newPage()
+  watchPageErrors(page, 'reloaded tab', errors)
+  const settled = async (): Promise<LoadMarks> => {
+    await page.waitForFunction(() => window.__webkadLoad?.online != null && window.__webkadLoad.routed != null, undefined, { timeout: 30_000 })
+    return await page.evaluate(() => ({ ...window.__webkadLoad }))
+  }
+  try {
+    await page.goto(url)
+    const first = await settled()
+    const reloads: LoadMarks[] = []
+    for (let index = 0; index < count; index++) {
+      await page.reload()
+      reloads.push(await settled())
+    }
+    return { first, reloads }
+  } finally {
+    await page.close()
+  }
+}
+
 /** Every JS file the build ships: all of dist/, not only the chunks index.html names. */
 async function bundleFiles (): Promise<ScriptSize[]> {
   const dist = join(REPO_ROOT, 'dist')
@@ -117,6 +144,7 @@ export async function runPageLoad (options: BrowserBenchOptions): Promise<BenchS
   const warm: LoadMarks[] = []
   /** JS fetched by the cold loads until online (empty cache, so every file is fetched). */
   const fetchedAtStart = new Map<string, ScriptSize>()
+  let reloaded: { first: LoadMarks, reloads: LoadMarks[] } = { first: {}, reloads: [] }
   try {
     await world.context.addInitScript(watchLoad)
     // Cold: a new browser context (empty HTTP cache, new profile state) for every load.
@@ -132,6 +160,7 @@ export async function runPageLoad (options: BrowserBenchOptions): Promise<BenchS
     // Warm: one context, a new tab each time (new identity, cached assets); the first is not counted.
     await measureLoad(world.context, world.relay.appUrl, errors, 'warm-up load')
     for (let index = 0; index < loads; index++) warm.push(await measureLoad(world.context, world.relay.appUrl, errors, `warm load ${index + 1}`))
+    reloaded = await measureReloads(world.context, world.relay.appUrl, errors, loads)
   } finally {
     await world.close()
   }
@@ -158,6 +187,14 @@ export async function runPageLoad (options: BrowserBenchOptions): Promise<BenchS
   const relayConnected = pick(cold, mark => mark.relayConnectedMs)
   const reservation = pick(cold, mark => mark.reservationMs)
 
+  // From the click on Connect (the init script clicks it once the field is pre-filled) to Online
+  // with the DHT's peers listed: the later of the two marks.
+  const connectToReady = (mark: LoadMarks): number | undefined =>
+    mark.clicked != null && mark.online != null && mark.routed != null ? Math.max(mark.online, mark.routed) - mark.clicked : undefined
+  const reloadReady = pick(reloaded.reloads, connectToReady)
+  const firstReady = connectToReady(reloaded.first)
+  const routedBeforeOnline = reloaded.reloads.filter(mark => mark.routed != null && mark.online != null && mark.routed <= mark.online).length
+
   const rows: BenchRow[] = [
     {
       metric: `navigation → online p50 (cold, ${loads} loads)`,
@@ -179,14 +216,22 @@ export async function runPageLoad (options: BrowserBenchOptions): Promise<BenchS
       ratio: round(warmOnline.p50 / pick(warm, mark => mark.prefilled).p50),
       note: `p90 ${round(warmOnline.p90)} ms`
     },
+    {
+      metric: `reload → online with DHT peers p50 (kept peer store, ${reloaded.reloads.length} reloads)`,
+      value: round(reloadReady.p50),
+      unit: 'ms',
+      ...(firstReady != null ? { baseline: round(firstReady), baselineLabel: 'the same tab\'s first load (empty peer store), click → online with DHT peers', ratio: round(reloadReady.p50 / firstReady) } : {}),
+      goal: `≤ ${GOAL_ONLINE_MS} ms`,
+      met: reloadReady.p50 <= GOAL_ONLINE_MS,
+      note: `from the click on Connect after the reload to Online with a peer in the Routing table panel; p90 ${round(reloadReady.p90)} ms, max ${round(reloadReady.max)} ms; the routing table was shown before Online in ${routedBeforeOnline} of ${reloaded.reloads.length} reloads`
+    },
     { metric: 'reference: stock recipe tab load → node ready', value: STOCK_RECIPE_READY, unit: 'ms', note: 'recorded anchor on this machine, not this run' },
     {
       metric: 'JS bundle, gzip',
       value: kb(gzipTotal),
       unit: 'kB',
-      goal: `≤ ${GOAL_BUNDLE_GZIP_KB} kB`,
-      met: bundleMet,
-      note: `all JS the build ships: ${files.length} file(s) in dist/, ${kb(rawTotal)} kB minified, gzip level 9 of each: ${gzipTotal} bytes (kB = 1000 bytes); ${startDiffers ? `the cold loads fetched ${started.length} of them before online (next row)` : `the cold loads fetched all of it before online`}${bundleLimits}`
+      // The 250 kB goal is on what a page loads first (the next row): lazy chunks load on use.
+      note: `all JS the build ships, lazy chunks included (the ≤ ${GOAL_BUNDLE_GZIP_KB} kB goal is on the initial JS, next row): ${files.length} file(s) in dist/, ${kb(rawTotal)} kB minified, gzip level 9 of each: ${gzipTotal} bytes (kB = 1000 bytes); ${startDiffers ? `the cold loads fetched ${started.length} of them before online (next row)` : `the cold loads fetched all of it before online`}${bundleLimits}`
     },
     ...await bundleSplitRows(GOAL_BUNDLE_GZIP_KB),
     ...(startDiffers

@@ -159,7 +159,11 @@ export async function fetchDag (init: FetchDagInit): Promise<FetchDagResult> {
   const onAbort = (): void => { fail(signal.reason as Error) }
   signal.addEventListener('abort', onAbort, { once: true })
 
-  const accountStored = (cid: CID, fileBytes: number, from: ActiveProvider | undefined): void => {
+  /** Blocks counted: a block re-queued when its provider went away may arrive twice (once from each). */
+  const accounted = new Set<string>()
+  const accountStored = (cid: CID, fileBytes: number, from: ActiveProvider | undefined): boolean => {
+    if (accounted.has(cid.toString())) return false
+    accounted.add(cid.toString())
     bytes += fileBytes
     blocks++
     if (from == null) resumedBytes += fileBytes
@@ -172,6 +176,7 @@ export async function fetchDag (init: FetchDagInit): Promise<FetchDagResult> {
     samples.push({ at: Date.now(), bytes })
     outstanding--
     if (outstanding === 0 && failure == null) settle?.resolve()
+    return true
   }
 
   /** A verified block (fetched or stored before): learn its children and the file size. */
@@ -241,6 +246,12 @@ export async function fetchDag (init: FetchDagInit): Promise<FetchDagResult> {
     pendingCids.set(key, cid)
     channel.request(cid, { signal }).then(async (data) => {
       if (!provider.inFlight.has(key) || failure != null) return
+      if (accounted.has(key)) {
+        // Another provider's copy was stored meanwhile (this one was re-queued from a lost provider).
+        provider.inFlight.delete(key)
+        pump()
+        return
+      }
       if (data == null) {
         provider.inFlight.delete(key)
         let set = lacking.get(key)
@@ -271,6 +282,11 @@ export async function fetchDag (init: FetchDagInit): Promise<FetchDagResult> {
       }
       provider.inFlight.delete(key)
       pendingCids.delete(key)
+      // Stored twice (from a lost provider, while its re-queued request was answered by another):
+      // counted, and its children discovered, once only.
+      if (accounted.has(key)) { pump(); return }
+      const requeued = queue.findIndex(queued => queued.equals(cid))
+      if (requeued >= 0) queue.splice(requeued, 1)
       // Children count as outstanding before the parent is accounted, so the count never touches 0 early.
       const children = pendingChildren.get(key) ?? []
       pendingChildren.delete(key)
@@ -305,6 +321,7 @@ export async function fetchDag (init: FetchDagInit): Promise<FetchDagResult> {
     for (let index = 0; index < queue.length;) {
       const cid = queue[index]
       if (cid == null) break
+      if (accounted.has(cid.toString())) { queue.splice(index, 1); continue }
       const lackers = lacking.get(cid.toString())
       const candidates = usable().filter(p => lackers?.has(p.share.peer) !== true).sort((a, b) => a.inFlight.size - b.inFlight.size)
       const chosen = candidates[0]

@@ -6,6 +6,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { fetchDag } from '../../../src/p2p/files/file-fetch.ts'
 import { blockLinks, readBlock } from '../../../src/p2p/files/blocks.ts'
 import type { FileFetchProgressEvent } from '../../../src/p2p/files/file-fetch.ts'
+import type { ProviderInfo } from '../../../src/p2p/files/provider-operations.ts'
 import type { BlockChannel, BlockService } from '../../../src/p2p/services/blocks/index.ts'
 import type { CID } from 'multiformats/cid'
 import type { AbortOptions } from '@libp2p/interface'
@@ -68,7 +69,7 @@ describe('fetchDag', () => {
     // The fetcher's store: the first write of leaf X (from A) waits until A is lost, B joined and
     // B's own copy of leaf X was stored: then both copies have been verified and written.
     const stored = new MemoryBlockstore()
-    let addLater: ((provider: { peerId: typeof PROVIDER_B, multiaddrs: [] }) => void) | undefined
+    let addLater: ((provider: ProviderInfo) => void) | undefined
     const bStoredX = deferred<void>()
     let writesOfX = 0
     const blockstore = {
@@ -78,7 +79,7 @@ describe('fetchDag', () => {
       put: async (cid: CID, data: Uint8Array, options?: AbortOptions) => {
         if (cid.equals(leafX) && writesOfX++ === 0) {
           loseA()
-          addLater?.({ peerId: PROVIDER_B, multiaddrs: [] })
+          addLater?.({ peerId: PROVIDER_B, multiaddrs: [], from: PROVIDER_B.toString() })
           await bStoredX.promise
         } else if (cid.equals(leafX)) {
           const result = await stored.put(cid, data, options)
@@ -98,8 +99,8 @@ describe('fetchDag', () => {
       blocks,
       blockstore: blockstore as never,
       root,
-      providers: [{ peerId: PROVIDER_A, multiaddrs: [] }],
-      laterProviders: (add) => { addLater = add as never },
+      providers: [{ peerId: PROVIDER_A, multiaddrs: [], from: PROVIDER_A.toString() }],
+      laterProviders: (add) => { addLater = add },
       signal: AbortSignal.timeout(10_000),
       onProgress
     })

@@ -613,7 +613,7 @@ export async function runSimulatedNetwork (options: BenchOptions): Promise<Bench
     const [withReplication, without] = await Promise.all([true, false].map(async (replication) => {
       console.error(`simulated network: N=${churnSize} replacement churn ${replication ? 'with' : 'without'} holder replication`)
       try {
-        return await simulateInChild<ReplacementChurnResult>({ scenario: 'replacement-churn', n: churnSize, replication, plan: churnPlan }, 30 * 60_000)
+        return await simulateInChild<ReplacementChurnResult>({ scenario: 'replacement-churn', n: churnSize, replication, plan: churnPlan }, (options.quick ? 30 : 90) * 60_000)
       } catch (err) {
         section.rows.push({ metric: 'did not finish', value: `replacement churn ${replication ? 'with' : 'without'} replication: ${(err as Error).message}`, unit: '' })
         return undefined

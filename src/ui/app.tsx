@@ -3,13 +3,12 @@ import { ChatPanel } from './chat/chat-panel.tsx'
 import { ConnectPanel } from './connect/connect-panel.tsx'
 import { IdentityPanel } from './connect/identity-panel.tsx'
 import { NodeCard } from './connect/node-card.tsx'
-import { KeyspaceRing } from './dht/keyspace-ring.tsx'
+import { KeyspaceRingSection, QueryListSection } from './dht/lookup-views.tsx'
 import { PutGetPanel } from './dht/put-get-panel.tsx'
-import { QueryList } from './dht/query-list.tsx'
 import { RoutingTablePanel } from './dht/routing-table-panel.tsx'
 import { ConnectionsTable } from './network/connections-table.tsx'
 import { FindPeerPanel } from './network/find-peer-panel.tsx'
-import { SchedulerPanel } from './scheduler/scheduler-panel.tsx'
+import { SchedulerSection } from './scheduler/scheduler-section.tsx'
 import { StoredHereSection } from './stored/stored-here-section.tsx'
 import { FilesSection } from './files/files-section.tsx'
 import type { WebkadSession } from '../p2p/session.ts'
@@ -27,10 +26,10 @@ export function App ({ session, initialBootnodes }: { session: WebkadSession, in
         <ConnectionsTable session={session} />
         <PutGetPanel session={session} />
         <RoutingTablePanel session={session} />
-        <KeyspaceRing session={session} selectedQueryId={selectedQueryId} onSelectQuery={setSelectedQueryId} />
-        <QueryList session={session} onSelectQuery={setSelectedQueryId} />
+        <KeyspaceRingSection session={session} selectedQueryId={selectedQueryId} onSelectQuery={setSelectedQueryId} />
+        <QueryListSection session={session} onSelectQuery={setSelectedQueryId} />
         <ChatPanel session={session} />
-        <SchedulerPanel session={session} />
+        <SchedulerSection session={session} />
         <StoredHereSection session={session} />
         <FilesSection session={session} />
       </main>

@@ -231,7 +231,7 @@ test('a record lives while its author is open and dies after it closes; the Sche
   await test.step('Scheduler panel: every task shows its interval and countdown; Run Random walk now runs it', async () => {
     const panel = new SchedulerPanel(helper.page)
     const rows = await panel.readTasks()
-    expect(rows.map(row => row.id).sort()).toEqual(['auto-dial', 'expire-records', 'random-walk', 'relay-reservation', 'replicate-records', 'republish', 'routing-table-refresh', 'self-lookup'])
+    expect(rows.map(row => row.id).sort()).toEqual(['auto-dial', 'expire-records', 'random-walk', 'relay-reservation', 'replicate-records', 'reprovide-files', 'republish', 'routing-table-refresh', 'self-lookup'])
     for (const row of rows) {
       expect(row.interval, `interval of ${row.id}`).toMatch(/^every \d+ (s|min)$/)
       expect(row.nextRun, `countdown of ${row.id}`).toMatch(/^(in \d+ s|in \d+ min \d+ s|running…)$/)

@@ -29,7 +29,7 @@ import type { WebkadNode } from './node.ts'
 import type { OperationOptions } from './operation.ts'
 import type { FindPeerResult, PingResult, SessionInit } from './session-types.ts'
 import type { AuthoredRecord } from './scheduler/authored-records.ts'
-import type { Scheduler, TaskState } from './scheduler/scheduler.ts'
+import type { Scheduler, TaskDefinition, TaskState } from './scheduler/scheduler.ts'
 import type { ChatMessage, ChatService, Conversation } from './services/chat/index.ts'
 import type { ReadableStore } from './stores/store.ts'
 import type { PeerId } from '@libp2p/interface'
@@ -61,6 +61,8 @@ export class WebkadSession {
   readonly storage: TabStorage
   private live?: LiveNode
   private scheduler?: Scheduler
+  /** Tasks lazily loaded features add (e.g. files' re-provide); every scheduler runs them. */
+  private readonly addedTasks: TaskDefinition[] = []
   private unfollow: Array<() => void> = []
 
   constructor (init: SessionInit) {
@@ -98,7 +100,7 @@ export class WebkadSession {
       await this.relay.connect(live.node, { ...options, dhtReady: live.dhtReady })
       this.init.storage?.setItem(LAST_BOOTNODES_KEY, bootnodeText)
       if (this.init.scheduler === false) return
-      this.scheduler = startNetworkScheduler({ ...live, relay: this.relay, authored: this.authoredRecords, maxDirectConnections: this.init.maxDirectConnections ?? 8, replicationIntervalMs: this.init.replicationIntervalMs, trace: () => this.queryLog.progressHandler() })
+      this.scheduler = startNetworkScheduler({ ...live, relay: this.relay, authored: this.authoredRecords, maxDirectConnections: this.init.maxDirectConnections ?? 8, replicationIntervalMs: this.init.replicationIntervalMs, extraTasks: this.addedTasks, trace: () => this.queryLog.progressHandler() })
       this.unfollow.push(this.tasksView.follow(this.scheduler.tasks))
     } catch (err) {
       await this.disconnect()
@@ -169,6 +171,9 @@ export class WebkadSession {
     const target = this.peer(peerIdText)
     return await runOperation('Ping', { ...options, timeoutMs: options.timeoutMs ?? 10_000 }, async (signal) => ({ peerId: target.toString(), rttMs: await node.services.ping.ping(target, { signal }) }))
   }
+
+  /** Adds a task to this scheduler and to every later one (after a reconnect). */
+  addTask (task: TaskDefinition): void { this.addedTasks.push(task); this.scheduler?.add(task) }
 
   /** Runs a scheduler task now; resolves with its state after the run. */
   async runTaskNow (id: string): Promise<TaskState | undefined> { return await this.scheduler?.runNow(id) }

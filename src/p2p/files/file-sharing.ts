@@ -16,6 +16,7 @@ import type { FindProvidersResult, ProvideResult, ProviderInfo } from './provide
 import type { DhtProgressEvent } from '../dht/dht-progress.ts'
 import type { WebkadNode } from '../node.ts'
 import type { ReadableStore } from '../stores/store.ts'
+import type { TaskDefinition } from '../scheduler/scheduler.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 
@@ -41,6 +42,22 @@ export interface FilesHost {
   traceHandler(): (event: DhtProgressEvent) => void
   /** Opens a direct (WebRTC) connection; blocks never go through the relay. */
   dialDirect?(peerId: string, options: { signal: AbortSignal }): Promise<unknown>
+  /** Adds a periodic task to the tab's scheduler (shown in the Scheduler panel). */
+  addTask?(task: TaskDefinition): void
+}
+
+/** One run of the re-provide task. */
+export interface ReprovideRound {
+  /** Complete files this tab provides. */
+  providing: number
+  /** Of those, due for a new provider record in this run. */
+  due: number
+  reprovided: number
+  failed: number
+  /** Provider records of removed files cancelled in this run. */
+  stopped: number
+  /** When the next file falls due (ms epoch), if any. */
+  nextDueAt?: number
 }
 
 export interface FileSharingOptions {
@@ -89,6 +106,8 @@ export class FileSharing {
   private readonly transferStore = createCoalescedStore<readonly TransferView[]>(() => [...this.transferViews.values()].reverse(), 100)
   private attachedNode?: WebkadNode
   private unsubscribe?: () => void
+  /** Removed files whose own provider record could not be cancelled yet (e.g. removed while offline). */
+  private readonly unprovide = new Set<string>()
 
   private readonly uploadBytesPerSecond?: number
   /** When the upload cap lets the next block out (ms epoch). */
@@ -107,6 +126,7 @@ export class FileSharing {
   /** Loads the index and starts following the session's node. */
   async start (): Promise<void> {
     await this.index.load()
+    this.host.addTask?.(reprovideFilesTask(this))
     this.unsubscribe = this.host.state.subscribe(() => { this.followNode() })
     this.followNode()
   }
@@ -220,7 +240,8 @@ export class FileSharing {
     this.cancel(cid)
     const root = CID.parse(cid)
     const node = this.host.node
-    if (node != null) await stopProviding(node, root).catch((err: unknown) => { log('could not cancel reprovide of %s - %e', cid, err) })
+    if (node == null) this.unprovide.add(cid)
+    else await stopProviding(node, root).catch((err: unknown) => { this.unprovide.add(cid); log('could not cancel reprovide of %s - %e', cid, err) })
     // Blocks of other files are kept (two files may share identical chunks).
     const keep = new Set<string>()
     for (const other of this.index.files.getSnapshot()) {
@@ -245,6 +266,32 @@ export class FileSharing {
   /** When this tab's provider record of the file will be re-announced by kad-dht (ms epoch). */
   nextReprovide (entry: FileEntry): number | undefined {
     return entry.providing && entry.providedAt != null ? entry.providedAt + REPROVIDE_AFTER_MS : undefined
+  }
+
+  /**
+   * Announces again each complete file this tab provides whose provider record is due
+   * (`REPROVIDE_AFTER_MS` after the last), and cancels the records of removed files.
+   */
+  async reprovideDue (options: { signal: AbortSignal, now?: number }): Promise<ReprovideRound> {
+    const now = options.now ?? Date.now()
+    const node = this.host.node
+    if (node == null) throw new NotConnectedError('Not connected: files are re-provided once the tab connects.')
+    let stopped = 0
+    for (const cid of [...this.unprovide]) {
+      if (this.index.get(cid) != null) { this.unprovide.delete(cid); continue } // shared again since
+      await stopProviding(node, CID.parse(cid))
+      this.unprovide.delete(cid)
+      stopped++
+    }
+    const providing = this.index.files.getSnapshot().filter(entry => entry.complete && entry.providing)
+    const due = providing.filter(entry => (this.nextReprovide(entry) ?? 0) <= now)
+    let reprovided = 0
+    for (const entry of due) {
+      const result = await this.announce(entry.cid, options.signal, 'scheduler')
+      if (result.provideError == null) reprovided++
+    }
+    const next = this.index.files.getSnapshot().map(entry => this.nextReprovide(entry)).filter((at): at is number => at != null && at > now)
+    return { providing: providing.length, due: due.length, reprovided, failed: due.length - reprovided, stopped, nextDueAt: next.length > 0 ? Math.min(...next) : undefined }
   }
 
   private async announce (cid: string, signal: AbortSignal, origin: 'user' | 'scheduler' = 'user'): Promise<ShareResult> {
@@ -349,6 +396,38 @@ export class FileSharing {
     if (node == null) throw new NotConnectedError('Connect to a relay first.')
     return node
   }
+}
+
+/** How often the re-provide task looks for due files (kad-dht's reprovider checks hourly). */
+export const REPROVIDE_CHECK_MS = 10 * 60_000
+
+/** The Scheduler's 'reprovide-files' task: due provider records go out again; removed files' are cancelled. */
+export function reprovideFilesTask (sharing: Pick<FileSharing, 'reprovideDue'>): TaskDefinition {
+  return {
+    id: 'reprovide-files',
+    title: 'Re-provide files',
+    description: `Announces this tab again as provider of each file it keeps, ${REPROVIDE_AFTER_MS / 3_600_000} h after the last provider record (they last 48 h), and cancels the records of removed files.`,
+    intervalMs: REPROVIDE_CHECK_MS,
+    initialDelayMs: 15_000,
+    timeoutMs: 120_000,
+    async run (signal) {
+      const now = Date.now()
+      const round = await sharing.reprovideDue({ signal, now })
+      const parts = [round.due === 0 ? `${round.providing} file(s) provided, none due` : `re-provided ${round.reprovided} of ${round.due}`]
+      if (round.stopped > 0) parts.push(`${round.stopped} removed file(s) no longer provided`)
+      if (round.nextDueAt != null) parts.push(`next due in ${formatDuration(round.nextDueAt - now)}`)
+      return {
+        summary: parts.join('; '),
+        // A failed announce is tried again soon; otherwise wake when the next file falls due.
+        nextRunInMs: round.failed > 0 ? 60_000 : Math.max(1_000, Math.min(REPROVIDE_CHECK_MS, (round.nextDueAt ?? Infinity) - now))
+      }
+    }
+  }
+}
+
+function formatDuration (ms: number): string {
+  const minutes = Math.max(0, Math.round(ms / 60_000))
+  return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`
 }
 
 function errorOf (err: unknown): { name: string, message: string } {

@@ -27,6 +27,8 @@ export interface NetworkTaskContext {
   /** Direct (WebRTC) connections the auto-dial task aims for. */
   maxDirectConnections: number
   authored: AuthoredRecords
+  /** Tasks of lazily loaded features, run beside these (e.g. 'reprovide-files'). */
+  extraTasks?: readonly TaskDefinition[]
   /** A fresh `onProgress` for one DHT operation of a task, so its lookups show in the query log. */
   trace(): (event: DhtProgressEvent) => void
 }
@@ -55,7 +57,7 @@ const MIN_DIRECT_CONNECTIONS = 2
 /** Starts a scheduler running the tab's network tasks; the caller owns `stop()`. */
 export function startNetworkScheduler (context: NetworkTaskContext): Scheduler {
   const scheduler = new Scheduler()
-  for (const task of createNetworkTasks(context)) scheduler.add(task)
+  for (const task of [...createNetworkTasks(context), ...(context.extraTasks ?? [])]) scheduler.add(task)
   scheduler.start()
   return scheduler
 }

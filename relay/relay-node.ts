@@ -12,7 +12,9 @@ import { createLibp2p } from 'libp2p'
 import { Circuit } from '@multiformats/multiaddr-matcher'
 import { DHT_PROTOCOL } from '../src/p2p/constants.ts'
 import { webkadDHT } from '../src/p2p/dht/dht-config.ts'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { kadInternals } from '../src/p2p/dht/kad-internals.ts'
+import { guardProviderRecords } from '../src/p2p/files/provider-guard.ts'
 import { waitForRoutingTablePeer } from '../src/p2p/dht/routing-table-view.ts'
 import { RelayRecordLifecycle } from './record-lifecycle.ts'
 import { loadOrCreateRelayKey, prepareDataDir } from './identity.ts'
@@ -103,7 +105,8 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
   try {
     node = await createLibp2p({
       privateKey,
-      datastore: records.holding.datastore,
+      // ADD_PROVIDER floods slowed and bounded per peer, per CID and in all, as on a tab (files/provider-guard.ts).
+      datastore: guardProviderRecords(records.holding.datastore, { self: peerIdFromPrivateKey(privateKey).toString() }),
       addresses: { listen: [`/ip4/${config.host}/tcp/${config.wsPort}/ws`] },
       transports: [webSockets()],
       connectionEncrypters: [noise()],

@@ -54,6 +54,6 @@ export interface CrawlCounts {
 
 export type CrawlProgressEvent =
   | { name: 'crawl:found', peerId: string, counts: CrawlCounts }
-  | { name: 'crawl:request', peerId: string, bucket: number, counts: CrawlCounts }
+  | { name: 'crawl:request', peerId: string, /** The keyspace region probed, as bits ('' = all). */ prefix: string, counts: CrawlCounts }
   | { name: 'crawl:crawled', peerId: string, counts: CrawlCounts }
   | { name: 'crawl:unreachable', peerId: string, error: string, counts: CrawlCounts }

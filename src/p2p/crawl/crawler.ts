@@ -1,8 +1,8 @@
 import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DHT_PROTOCOL } from '../constants.ts'
-import { commonPrefixLength, kadIdOfPeer } from '../dht/kad-math.ts'
-import { keyInBucket, MAX_KEY_BUCKET } from './bucket-keys.ts'
+import { kadIdOfPeer } from '../dht/kad-math.ts'
+import { hasPrefix, keyWithPrefix, MAX_PREFIX_BITS } from './bucket-keys.ts'
 import { KadWire } from './kad-wire.ts'
 import type { CrawlCounts, CrawledNode, CrawlNodeKind, CrawlProgressEvent, CrawlResult } from './crawl-types.ts'
 import type { AnsweredPeer } from './kad-wire.ts'
@@ -28,7 +28,7 @@ export interface CrawlOptions {
    */
   concurrency?: number
   /**
-   * FIND_NODE requests sent to one peer at most (one per bucket, from bucket 0 down).
+   * FIND_NODE requests sent to one peer at most (one per keyspace region; a table of n peers needs about 2n/k).
    * @default 16
    */
   maxRequestsPerPeer?: number
@@ -65,16 +65,20 @@ interface NodeEntry {
 }
 
 /**
- * Crawls the DHT over the standard kad protocol, as Nebula crawls IPFS: starting from this node's
- * routing table, every peer heard of is asked FIND_NODE for a key in each of its buckets, from
- * bucket 0 down to the deepest one that still answers with peers of that depth, until no new peer
- * appears. The answers, together, are that peer's routing table. Never throws for a peer's
+ * Crawls the DHT over the standard kad protocol, after Nebula's method: starting from this node's
+ * routing table, every peer heard of is asked FIND_NODE for keys that probe its keyspace, until no
+ * new peer appears. kad-dht's table is a trie whose buckets split anywhere (not only on the own-ID
+ * side), so the probes go by bit prefix rather than by common-prefix length: a region whose answer
+ * holds k peers inside it is split in two and each half probed, until every region is listed. The
+ * answers, together, are that peer's routing table. Never throws for a peer's
  * misbehaviour (it is noted on the peer); an abort ends the crawl with what was learned so far.
  */
 export async function crawlNetwork (host: CrawlHost, options: CrawlOptions = {}): Promise<CrawlResult> {
   const concurrency = options.concurrency ?? 8
-  const maxRequests = Math.min(options.maxRequestsPerPeer ?? 16, MAX_KEY_BUCKET + 1)
+  const maxRequests = options.maxRequestsPerPeer ?? 16
   const maxPeersPerAnswer = options.maxPeersPerAnswer ?? host.kBucketSize
+  // An answer this full may have left peers of its region out (kad-dht answers with k peers).
+  const fullAnswer = Math.max(1, Math.min(host.kBucketSize, maxPeersPerAnswer))
   const maxNodes = options.maxNodes ?? 2000
   const requestTimeoutMs = options.requestTimeoutMs ?? 4000
   const signal = options.signal ?? new AbortController().signal
@@ -121,25 +125,31 @@ export async function crawlNetwork (host: CrawlHost, options: CrawlOptions = {})
       if (target == null) throw new Error('no address known')
       const stream = await host.node.dialProtocol(target, DHT_PROTOCOL, { signal: dialSignal })
       wire = new KadWire(stream)
-      for (let bucket = 0; bucket < maxRequests; bucket++) {
+      // Regions of the peer's keyspace still to list, as bit prefixes; '' is the whole table.
+      const regions = ['']
+      while (regions.length > 0) {
+        const prefix = regions.shift() ?? ''
+        if (entry.requests >= maxRequests) { entry.truncated = true; break }
         signal.throwIfAborted()
-        const { key } = keyInBucket(entry.kadId, bucket)
+        const { key } = keyWithPrefix(prefix)
         entry.requests++
         counts.requests++
-        report({ name: 'crawl:request', peerId: entry.peerId.toString(), bucket, counts: { ...counts } })
+        report({ name: 'crawl:request', peerId: entry.peerId.toString(), prefix, counts: { ...counts } })
         const answer = await wire.findNode(key, { maxPeers: maxPeersPerAnswer, signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeoutMs)]) })
         if (answer.dropped > 0) log('%p: %d entries dropped from one answer', entry.peerId, answer.dropped)
-        let deepest = -1
+        const inside = new Set<string>()
         for (const peer of answer.peers) {
           // A peer never holds itself, and kad-dht never tells us about us: both would be lies or echoes.
           if (peer.peerId.equals(entry.peerId) || peer.peerId.equals(self)) continue
           if (discover(peer.peerId, peer.addresses) == null) continue
           entry.table.set(peer.peerId.toString(), peer.peerId)
-          deepest = Math.max(deepest, commonPrefixLength(kadIdOfPeer(peer.peerId), entry.kadId))
+          if (hasPrefix(kadIdOfPeer(peer.peerId), prefix)) inside.add(peer.peerId.toString())
         }
-        // The answer lists bucket `bucket` first, then deeper ones: none that deep means the walk is done.
-        if (deepest < bucket) break
-        if (bucket === maxRequests - 1) entry.truncated = true
+        // k distinct peers inside the region: it may hold more, so its two halves are listed next.
+        if (inside.size >= fullAnswer) {
+          if (prefix.length >= MAX_PREFIX_BITS) entry.truncated = true
+          else regions.push(`${prefix}0`, `${prefix}1`)
+        }
       }
       entry.status = 'crawled'
       entry.crawledAt = Date.now()

@@ -60,9 +60,11 @@ export class KadWire {
       current = undefined
     }
     try {
-      for (const field of Message.stream(answer)) {
-        if (field.field === '$.type' && field.value !== MessageType.FIND_NODE) throw new CrawlProtocolError(`answered FIND_NODE with message type ${field.value}`)
-        if (field.field !== '$.closer[].id' && field.field !== '$.closer[].multiaddrs[]') continue
+      for (const event of Message.stream(answer)) {
+        const name = fieldPath(event.field)
+        if (name === 'type' && event.value !== MessageType.FIND_NODE) throw new CrawlProtocolError(`answered FIND_NODE with message type ${String(event.value)}`)
+        if (name !== 'closer[].id' && name !== 'closer[].multiaddrs[]') continue
+        const field = event as Message.MessageCloserIdFieldEvent | Message.MessageCloserMultiaddrsFieldEvent
         if (current?.index !== field.index) finish()
         // Past the cap, only count: the rest of the frame is skipped without decoding addresses.
         if (peers.length >= options.maxPeers) {
@@ -71,7 +73,7 @@ export class KadWire {
           continue
         }
         current ??= { addresses: [], index: field.index }
-        if (field.field === '$.closer[].id') current.id = field.value
+        if (name === 'closer[].id') current.id = field.value
         else if (current.addresses.length < MAX_ADDRESSES_PER_PEER) current.addresses.push(field.value)
       }
     } catch (err) {
@@ -119,6 +121,14 @@ export class KadWire {
       throw err
     }
   }
+}
+
+/**
+ * A streamed field's path without its root: the generated code names the root `$`, while
+ * protons-runtime 7 streams with the root `.` (`..closer[].id`), so exact names never matched.
+ */
+export function fieldPath (field: string): string {
+  return field.replace(/^[$.]?\./, '')
 }
 
 function toAnsweredPeer (id: Uint8Array | undefined, addressBytes: Uint8Array[]): AnsweredPeer | undefined {

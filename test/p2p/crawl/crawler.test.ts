@@ -26,7 +26,12 @@ describe('crawlNetwork (real webkad nodes on the memory transport)', () => {
     network = await startDhtNetwork(10, 20)
     const crawler = network[0]!.node
     const events: CrawlProgressEvent[] = []
+    const started = performance.now()
     const result = await crawlNetwork(crawlHost(crawler), { onProgress: event => events.push(event) })
+    const elapsedMs = performance.now() - started
+    // The figure for the issue (goal ≤ 2 s for 10 nodes); the bound here only catches a stall.
+    console.log(`crawl of 10 nodes: ${elapsedMs.toFixed(0)} ms, ${result.requests} FIND_NODE requests`)
+    expect(elapsedMs).toBeLessThan(10_000)
     expect(result.cancelled).toBe(false)
     expect(result.nodes.map(node => node.peerId).sort()).toEqual(network.map(({ node }) => node.peerId.toString()).sort())
     const self = crawler.peerId.toString()
@@ -38,8 +43,8 @@ describe('crawlNetwork (real webkad nodes on the memory transport)', () => {
     const last = events.at(-1)
     expect(last?.counts).toMatchObject({ crawled: 9, found: 10, unreachable: 0 })
     expect(result.requests).toBe(events.filter(event => event.name === 'crawl:request').length)
-    // Every crawled peer needs at least two requests (bucket 0, then a deeper one) and stays under the cap.
-    for (const node of result.nodes.filter(entry => entry.status === 'crawled')) expect(node.requests).toBeGreaterThanOrEqual(2)
+    // A table of 9 with k = 20 is listed by one probe of the whole keyspace.
+    for (const node of result.nodes.filter(entry => entry.status === 'crawled')) expect(node.requests).toBe(1)
     for (const node of result.nodes) expect(node.requests).toBeLessThanOrEqual(16)
   })
 
@@ -51,7 +56,24 @@ describe('crawlNetwork (real webkad nodes on the memory transport)', () => {
     await expect.poll(() => kadInternals(network[5]!.node.services.dht).routingTable.size, { timeout: 10_000 }).toBeGreaterThan(0)
     const result = await crawlNetwork(crawlHost(crawler))
     expect(result.nodes.filter(node => node.status === 'crawled' || node.status === 'self')).toHaveLength(6)
-    expect(result.nodes.find(node => node.peerId === network[5]!.node.peerId.toString())?.routingTable).toEqual([network[4]!.node.peerId.toString()])
+    // Node 5's table holds node 4 (its only link) and whoever kad-dht's own queries met since.
+    const tail = result.nodes.find(node => node.peerId === network[5]!.node.peerId.toString())
+    expect(tail?.routingTable).toContain(network[4]!.node.peerId.toString())
+    expect([...(tail?.routingTable ?? [])].sort()).toEqual(ownTable(network[5]!.node, crawler.peerId.toString()))
+  })
+
+  it('reads partial tables exactly when buckets are small (k = 3): tables differ from node to node', async () => {
+    network = await startDhtNetwork(10, 3)
+    const crawler = network[0]!.node
+    const self = crawler.peerId.toString()
+    const result = await crawlNetwork(crawlHost(crawler))
+    expect(result.nodes.map(node => node.peerId).sort()).toEqual(network.map(({ node }) => node.peerId.toString()).sort())
+    for (const { node } of network) {
+      const crawled = result.nodes.find(entry => entry.peerId === node.peerId.toString())
+      expect([...(crawled?.routingTable ?? [])].sort(), node.peerId.toString()).toEqual(node === crawler ? ownTable(node, '') : ownTable(node, self))
+    }
+    // With k = 3, no node holds all 9 others: the test compares real, distinct tables.
+    expect(result.nodes.some(node => node.routingTable.length < 9)).toBe(true)
   })
 
   it('ends at once when aborted, with what it learned and the rest marked skipped', async () => {

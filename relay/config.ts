@@ -1,6 +1,9 @@
 import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DEFAULT_RELAY_HTTP_PORT, DEFAULT_RELAY_WS_PORT } from '../src/p2p/constants.ts'
+
+/** UDP port of the WebRTC-Direct listener when not told otherwise. */
+export const DEFAULT_RELAY_WEBRTC_DIRECT_PORT = 9092
 import { RelayConfigError } from '../src/p2p/errors.ts'
 
 /** Everything the relay process can be told, after validation. */
@@ -9,6 +12,11 @@ export interface RelayConfig {
   host: string
   /** libp2p WebSocket port (0 picks a free port). */
   wsPort: number
+  /**
+   * UDP port of the WebRTC-Direct listener (0 picks a free port); absent: no such listener.
+   * Browsers on https pages dial it with only the certificate hash, no domain or CA certificate.
+   */
+  webrtcDirectPort?: number
   /** HTTP port for GET /bootstrap and, with `serveDir`, the built app (0 picks a free port). */
   httpPort: number
   /** Holds the relay's private key and its DHT records. */
@@ -56,6 +64,7 @@ export const RELAY_DEFAULTS = {
   host: '127.0.0.1',
   wsPort: DEFAULT_RELAY_WS_PORT,
   httpPort: DEFAULT_RELAY_HTTP_PORT,
+  webrtcDirectPort: DEFAULT_RELAY_WEBRTC_DIRECT_PORT,
   dataDir: '.data/relay',
   // Sized for hundreds of tabs on one machine, all arriving from the same loopback host.
   maxReservations: MAX_RESERVATIONS,
@@ -83,6 +92,8 @@ export const RELAY_DEFAULTS = {
 export const RELAY_USAGE = `usage: webkad-relay [options]        (in a checkout: npm run relay -- [options])
   --host <ip>                    listen address (env WEBKAD_RELAY_HOST, default ${RELAY_DEFAULTS.host})
   --port <n>                     libp2p WebSocket port (env WEBKAD_RELAY_PORT, default ${RELAY_DEFAULTS.wsPort})
+  --webrtc-direct-port <n>       UDP port of the WebRTC-Direct listener, for https pages (env WEBKAD_RELAY_WEBRTC_DIRECT_PORT, default ${RELAY_DEFAULTS.webrtcDirectPort})
+  --no-webrtc-direct             no WebRTC-Direct listener (env WEBKAD_RELAY_WEBRTC_DIRECT=off)
   --http-port <n>                HTTP port for /bootstrap and the app (env WEBKAD_HTTP_PORT, default ${RELAY_DEFAULTS.httpPort})
   --data-dir <path>              key and DHT records (env WEBKAD_DATA_DIR, default ${RELAY_DEFAULTS.dataDir})
   --serve <dir>                  also serve the built app from <dir> (env WEBKAD_SERVE)
@@ -178,6 +189,8 @@ export function parseRelayConfig (argv: string[], env: NodeJS.ProcessEnv = {}): 
         'dht-streams': { type: 'string' },
         'replicate-interval': { type: 'string' },
         'log-format': { type: 'string' },
+        'webrtc-direct-port': { type: 'string' },
+        'no-webrtc-direct': { type: 'boolean' },
         help: { type: 'boolean' }
       }
     }))
@@ -223,6 +236,14 @@ export function parseRelayConfig (argv: string[], env: NodeJS.ProcessEnv = {}): 
   const logFormat = values['log-format'] ?? env.WEBKAD_RELAY_LOG_FORMAT ?? 'text'
   if (logFormat !== 'text' && logFormat !== 'json') throw new RelayConfigError(`--log-format must be text or json, got "${logFormat}"`)
   const wsPort = wsPortText == null ? RELAY_DEFAULTS.wsPort : parsePort('--port', wsPortText)
+  const webrtcDirectOff = values['no-webrtc-direct'] === true || env.WEBKAD_RELAY_WEBRTC_DIRECT === 'off'
+  const webrtcDirectText = values['webrtc-direct-port'] ?? env.WEBKAD_RELAY_WEBRTC_DIRECT_PORT
+  if (webrtcDirectOff && values['webrtc-direct-port'] != null) {
+    throw new RelayConfigError('--webrtc-direct-port and --no-webrtc-direct contradict each other')
+  }
+  const webrtcDirectPort = webrtcDirectOff
+    ? undefined
+    : webrtcDirectText == null ? RELAY_DEFAULTS.webrtcDirectPort : parsePort('--webrtc-direct-port', webrtcDirectText)
 
   const config: RelayConfig = {
     host,
@@ -244,6 +265,7 @@ export function parseRelayConfig (argv: string[], env: NodeJS.ProcessEnv = {}): 
     bootstrap: parseBootstrapList(values.bootstrap ?? (env.WEBKAD_RELAY_BOOTSTRAP ?? '').split(','))
   }
   if (serveDir != null && serveDir !== '') config.serveDir = serveDir
+  if (webrtcDirectPort != null) config.webrtcDirectPort = webrtcDirectPort
   if (config.wsPort !== 0 && config.wsPort === config.httpPort) {
     throw new RelayConfigError(`--port and --http-port must differ (both are ${config.wsPort})`)
   }

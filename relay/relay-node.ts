@@ -5,6 +5,8 @@ import { identify, identifyPush } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { webSockets } from '@libp2p/websockets'
+import { webRTCDirect } from '@libp2p/webrtc'
+import { keychain } from '@libp2p/keychain'
 import { yamux } from '@libp2p/yamux'
 import { logger } from '@libp2p/logger'
 import { LevelDatastore } from 'datastore-level'
@@ -107,8 +109,16 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
       privateKey,
       // ADD_PROVIDER floods slowed and bounded per peer, per CID and in all, as on a tab (files/provider-guard.ts).
       datastore: guardProviderRecords(records.holding.datastore, { self: peerIdFromPrivateKey(privateKey).toString() }),
-      addresses: { listen: [`/ip4/${config.host}/tcp/${config.wsPort}/ws`] },
-      transports: [webSockets()],
+      // WebSocket first: the app and the harness take the first address as the default bootnode.
+      addresses: {
+        listen: [
+          `/ip4/${config.host}/tcp/${config.wsPort}/ws`,
+          ...(config.webrtcDirectPort != null ? [`/ip4/${config.host}/udp/${config.webrtcDirectPort}/webrtc-direct`] : [])
+        ]
+      },
+      // WebRTC-Direct keeps its certificate's key in the keychain and the certificate in the
+      // datastore (both in the data dir), so its certhash survives restarts. No STUN/TURN.
+      transports: [webSockets(), ...(config.webrtcDirectPort != null ? [webRTCDirect({ rtcConfiguration: { iceServers: [] } })] : [])],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionGater: limitsGater(limits, () => started.node),
@@ -126,6 +136,7 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
         ? { peerDiscovery: [bootstrap({ list: config.bootstrap, timeout: 100, tagName: `${KEEP_ALIVE}-webkad-relay` })] }
         : {}),
       services: {
+        keychain: keychain(),
         identify: identify(),
         identifyPush: identifyPush(),
         // The connection monitor and kad-dht both ping; one outbound ping stream per connection

@@ -22,9 +22,13 @@ export function tempDirs (): { make(): Promise<string>, cleanup(): Promise<void>
   }
 }
 
-/** A relay configuration on free ports (0) with its data in `dataDir`. */
+/**
+ * A relay configuration on free ports (0) with its data in `dataDir`; no WebRTC-Direct listener
+ * (tests that want one set `webrtcDirectPort: 0`).
+ */
 export function testRelayConfig (dataDir: string): RelayConfig {
-  return { ...RELAY_DEFAULTS, wsPort: 0, httpPort: 0, dataDir, bootstrap: [] }
+  const { webrtcDirectPort: _noWebrtcDirect, ...defaults } = RELAY_DEFAULTS
+  return { ...defaults, wsPort: 0, httpPort: 0, dataDir, bootstrap: [] }
 }
 
 export type TestClient = WebkadNode

@@ -102,6 +102,16 @@ export async function startApp (config: AppConfig): Promise<WebkadSession> {
 }
 
 /**
+ * WebSocket first: WebRTC-Direct only when no WebSocket address is usable, as on an https page
+ * (which may not open ws://) whose relay has no wss:// proxy.
+ */
+export function preferredBootnodes (addrs: string[], httpsPage: boolean): string[] {
+  const webrtcDirect = addrs.filter(addr => addr.includes('/webrtc-direct/'))
+  const webSockets = addrs.filter(addr => !addr.includes('/webrtc-direct/') && (!httpsPage || addr.includes('/wss') || addr.includes('/tls/')))
+  return webSockets.length > 0 ? webSockets : webrtcDirect
+}
+
+/**
  * The bootnode multiaddrs the relay announces at GET /bootstrap, if it can be reached.
  * `?bootstrap=<url>` overrides the URL (default: same origin).
  */
@@ -111,7 +121,8 @@ export async function fetchBootstrapAddrs (search: string, signal?: AbortSignal)
     const response = await fetch(url, { signal: signal ?? AbortSignal.timeout(3000) })
     if (!response.ok) return []
     const body = await response.json() as { multiaddrs?: unknown }
-    return Array.isArray(body.multiaddrs) ? body.multiaddrs.filter((item): item is string => typeof item === 'string') : []
+    const addrs = Array.isArray(body.multiaddrs) ? body.multiaddrs.filter((item): item is string => typeof item === 'string') : []
+    return preferredBootnodes(addrs, globalThis.location?.protocol === 'https:')
   } catch {
     return []
   }

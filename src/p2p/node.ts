@@ -3,7 +3,7 @@ import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify, identifyPush } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
-import { webRTC } from '@libp2p/webrtc'
+import { webRTC, webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
@@ -98,7 +98,7 @@ export async function createWebkadNode (init: WebkadNodeInit = {}): Promise<Webk
             // The default (16 KiB including framing) cut every 16 KiB write in two messages; the
             // other end is always a webkad tab, and browsers accept 64 KiB or more per message.
             dataChannel: { maxMessageSize: 32 * 1024 }
-          })]
+          }), webRTCDirect({ rtcConfiguration: { iceServers: [] } })]
         : []),
       withoutRelaySearch(circuitRelayTransport())
     ],

@@ -1,7 +1,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { isPrivate } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { WebSockets, WebSocketsSecure } from '@multiformats/multiaddr-matcher'
+import { WebRTCDirect, WebSockets, WebSocketsSecure } from '@multiformats/multiaddr-matcher'
 import { InvalidMultiaddrError, InvalidPeerIdError, SelfPeerError } from '../errors.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -11,7 +11,8 @@ export const MAX_BOOTNODE_INPUT_CHARS = 4096
 
 /**
  * Parses the bootnode field: one or more multiaddrs separated by spaces, commas or new lines.
- * Each must be a WebSocket address (ws or wss) ending in the relay's /p2p/<peer ID>.
+ * Each must be a WebSocket address (ws or wss) or a WebRTC-Direct address with its certificate
+ * hash (for https pages: no domain or CA certificate), ending in the relay's /p2p/<peer ID>.
  */
 export function parseBootnodes (text: string): Multiaddr[] {
   if (text.length > MAX_BOOTNODE_INPUT_CHARS) {
@@ -30,8 +31,11 @@ function parseBootnode (text: string): Multiaddr {
   } catch {
     throw new InvalidMultiaddrError(`"${abbreviate(text)}" is not a multiaddr (expected something like /ip4/127.0.0.1/tcp/9090/ws/p2p/12D3Koo…).`)
   }
-  if (!WebSockets.matches(address) && !WebSocketsSecure.matches(address)) {
-    throw new InvalidMultiaddrError(`"${abbreviate(text)}" is not a WebSocket address: a browser reaches the relay over /ws or /wss.`)
+  const components = address.getComponents()
+  if (components.some(component => component.name === 'webrtc-direct')) {
+    checkWebRTCDirect(address, text)
+  } else if (!WebSockets.matches(address) && !WebSocketsSecure.matches(address)) {
+    throw new InvalidMultiaddrError(`"${abbreviate(text)}" is not a WebSocket or WebRTC-Direct address: a browser reaches the relay over /ws, /wss or /udp/…/webrtc-direct/certhash/….`)
   }
   if (address.getComponents().some(component => component.name === 'p2p-circuit')) {
     throw new InvalidMultiaddrError(`"${abbreviate(text)}" is a relayed address of a tab, not a relay: use the multiaddr the relay prints.`)
@@ -47,6 +51,37 @@ function parseBootnode (text: string): Multiaddr {
     throw new InvalidMultiaddrError(`"${abbreviate(text)}" does not end in a valid peer ID: copy the full multiaddr the relay prints.`)
   }
   return address
+}
+
+/** Raw SHA-256 multihash bytes: 0x12, 0x20, then 32 bytes; the certhash is its multibase text. */
+const SHA256_MULTIHASH_BYTES = 34
+
+/** A WebRTC-Direct bootnode needs its certificate hash: the browser checks the relay's certificate against it. */
+function checkWebRTCDirect (address: Multiaddr, text: string): void {
+  const certhashes = address.getComponents().filter(component => component.name === 'certhash')
+  if (certhashes.length === 0) {
+    throw new InvalidMultiaddrError(`"${abbreviate(text)}" has no /certhash/…: a WebRTC-Direct address needs the certificate hash the relay prints.`)
+  }
+  for (const { value } of certhashes) {
+    // base64url multibase ('u') of a sha2-256 multihash, as libp2p prints it.
+    if (value == null || !/^u[A-Za-z0-9_-]+$/.test(value) || !isSha256Multihash(value.slice(1))) {
+      throw new InvalidMultiaddrError(`"${abbreviate(text)}" has a malformed certhash: copy the full WebRTC-Direct multiaddr the relay prints.`)
+    }
+  }
+  if (!WebRTCDirect.matches(address)) {
+    throw new InvalidMultiaddrError(`"${abbreviate(text)}" is not a WebRTC-Direct address: expected /ip4/<ip>/udp/<port>/webrtc-direct/certhash/…/p2p/<peer ID>.`)
+  }
+}
+
+function isSha256Multihash (base64url: string): boolean {
+  if (base64url.length > 64) return false
+  let bytes: string
+  try {
+    bytes = atob(base64url.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - base64url.length % 4) % 4))
+  } catch {
+    return false
+  }
+  return bytes.length === SHA256_MULTIHASH_BYTES && bytes.charCodeAt(0) === 0x12 && bytes.charCodeAt(1) === 0x20
 }
 
 /** True when the address points at loopback or a private network (LAN). */

@@ -56,7 +56,29 @@ describe('parseBootnodes', () => {
     expectNamedError(() => parseBootnodes(`/ip4/127.0.0.1/tcp/9090/p2p/${relayId.toString()}`), 'InvalidMultiaddrError')
   })
 
-  it('refuses a WebRTC-direct or QUIC address a browser cannot use as a bootnode', () => {
+  const certhash = 'uEiA1VIZRFz7emFiYfIZGvQbUzfi-ebwAIJjp5QIcFHWpQA'
+
+  it('accepts a WebRTC-Direct address with its certhash and peer ID', () => {
+    const text = `/ip4/127.0.0.1/udp/9092/webrtc-direct/certhash/${certhash}/p2p/${relayId.toString()}`
+    expect(parseBootnodes(text).map(String)).toEqual([text])
+  })
+
+  it('refuses a WebRTC-Direct address without certhash, saying so', () => {
+    const err = thrown(() => parseBootnodes(`/ip4/127.0.0.1/udp/9092/webrtc-direct/p2p/${relayId.toString()}`))
+    expect(err.name).toBe('InvalidMultiaddrError')
+    expect(err.message).toMatch(/certhash/)
+  })
+
+  it.each([
+    ['not a sha2-256 multihash', 'uAAAA'],
+    ['a truncated hash', certhash.slice(0, 30)],
+    ['not multibase text', '%%%']
+  ])('refuses a WebRTC-Direct address whose certhash is %s', (_what, hash) => {
+    expectNamedError(() => parseBootnodes(`/ip4/127.0.0.1/udp/9092/webrtc-direct/certhash/${hash}/p2p/${relayId.toString()}`), 'InvalidMultiaddrError')
+  })
+
+  it('refuses a WebRTC-direct address over TCP or a QUIC address a browser cannot use as a bootnode', () => {
+    expectNamedError(() => parseBootnodes(`/ip4/127.0.0.1/tcp/9092/webrtc-direct/certhash/${certhash}/p2p/${relayId.toString()}`), 'InvalidMultiaddrError')
     expectNamedError(() => parseBootnodes(`/ip4/1.2.3.4/udp/4001/quic-v1/p2p/${relayId.toString()}`), 'InvalidMultiaddrError')
   })
 

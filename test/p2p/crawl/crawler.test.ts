@@ -2,16 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { crawlNetwork } from '../../../src/p2p/crawl/crawler.ts'
 import { kadInternals } from '../../../src/p2p/dht/kad-internals.ts'
 import { startDhtNetwork, stopDhtNetwork } from '../dht/dht-network.ts'
-import type { CrawlHost } from '../../../src/p2p/crawl/crawler.ts'
+import { crawlHost } from './crawl-host.ts'
 import type { CrawlProgressEvent } from '../../../src/p2p/crawl/crawl-types.ts'
 import type { TestDhtNode } from '../dht/dht-network.ts'
 import type { WebkadNode } from '../../../src/p2p/node.ts'
-
-/** A crawl host over a test node: the crawler as a tab runs it. */
-export function crawlHost (node: WebkadNode): CrawlHost {
-  const kad = kadInternals(node.services.dht)
-  return { node, routingTablePeers: () => kad.routingTablePeers().map(contact => contact.peerId), kBucketSize: kad.routingTable.kBucketSize }
-}
 
 /** A node's own k-buckets as peer ID strings, without `exclude` (whom kad-dht never tells about itself). */
 function ownTable (node: WebkadNode, exclude: string): string[] {

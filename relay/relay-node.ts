@@ -13,6 +13,7 @@ import { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
 import { Circuit } from '@multiformats/multiaddr-matcher'
 import { DHT_PROTOCOL } from '../src/p2p/constants.ts'
+import { WebRTCDirectListenError } from '../src/p2p/errors.ts'
 import { webkadDHT } from '../src/p2p/dht/dht-config.ts'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { kadInternals } from '../src/p2p/dht/kad-internals.ts'
@@ -160,7 +161,7 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
     })
   } catch (err) {
     await datastore.close()
-    throw err
+    throw describeStartError(err, config)
   }
 
   started.node = node
@@ -183,6 +184,18 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
       await datastore.close()
     }
   }
+}
+
+/** The WebRTC-Direct listener's start failures, in words an operator can act on. */
+function describeStartError (err: unknown, config: RelayConfig): unknown {
+  if (config.webrtcDirectPort == null || !(err instanceof Error)) return err
+  if (/UDP|ICE/.test(err.message)) {
+    return new WebRTCDirectListenError(`cannot listen for WebRTC-Direct on UDP ${config.host}:${config.webrtcDirectPort} (in use, or not bindable): choose another --webrtc-direct-port, or --no-webrtc-direct (${err.message})`, { cause: err })
+  }
+  if (/x509|asn1|PemData|loadCertificate/i.test(err.stack ?? '')) {
+    return new WebRTCDirectListenError(`the stored WebRTC-Direct certificate in ${join(config.dataDir, 'datastore')} is unreadable (${err.message}); refusing to start rather than change the certhash tabs know`, { cause: err })
+  }
+  return err
 }
 
 /** Live counters for GET /status. */

@@ -95,6 +95,11 @@ export class KadInternalsChangedError extends Error {
 }
 
 /** @libp2p/circuit-relay-v2 no longer has the internals the relay limits hook into (relay/relay-internals.ts). */
+/** The relay's WebRTC-Direct listener cannot start: its UDP port cannot be bound, or its stored certificate is unreadable. */
+export class WebRTCDirectListenError extends Error {
+  override readonly name = 'WebRTCDirectListenError'
+}
+
 export class RelayInternalsChangedError extends Error {
   override readonly name = 'RelayInternalsChangedError'
 }

@@ -102,7 +102,10 @@ describe('relay WebRTC-Direct listener', () => {
     const socket = createSocket('udp4')
     await new Promise<void>(resolve => { socket.bind(0, '127.0.0.1', resolve) })
     try {
-      await expect(webrtcDirectRelay(await dirs.make(), socket.address().port)).rejects.toThrow()
+      await expect(webrtcDirectRelay(await dirs.make(), socket.address().port)).rejects.toMatchObject({
+        name: 'WebRTCDirectListenError',
+        message: expect.stringContaining(`UDP 127.0.0.1:${socket.address().port}`)
+      })
     } finally {
       socket.close()
     }
@@ -115,6 +118,6 @@ describe('relay WebRTC-Direct listener', () => {
     await datastore.open()
     await datastore.put(new Key('/libp2p/webrtc-direct/certificate'), new TextEncoder().encode('-----BEGIN CERTIFICATE-----\nnot a certificate\n'))
     await datastore.close()
-    await expect(webrtcDirectRelay(dataDir)).rejects.toThrow()
+    await expect(webrtcDirectRelay(dataDir)).rejects.toMatchObject({ name: 'WebRTCDirectListenError', message: expect.stringMatching(/stored WebRTC-Direct certificate .* is unreadable/) })
   })
 })

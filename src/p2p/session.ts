@@ -17,6 +17,7 @@ import { createFollowingStore } from './stores/store.ts'
 import { LAST_BOOTNODES_KEY } from './session-types.ts'
 import type { ClosestPeersResult, DhtOperationOptions, DhtOperations, GetResult, PutResult } from './dht/dht-operations.ts'
 import type { QueryTrace } from './dht/query-trace.ts'
+import type { CrawlOptions, CrawlResult } from './crawl/session-crawl.ts'
 import type { DhtProgressEvent } from './dht/dht-progress.ts'
 import type { RecordPayload } from './dht/records.ts'
 import type { RoutingTableSnapshot } from './dht/routing-table-view.ts'
@@ -172,6 +173,8 @@ export class WebkadSession {
     return await runOperation('Ping', { ...options, timeoutMs: options.timeoutMs ?? 10_000 }, async (signal) => ({ peerId: target.toString(), rttMs: await node.services.ping.ping(target, { signal }) }))
   }
 
+  /** Crawls the whole network over standard FIND_NODE (module loaded on first use); see crawlNetwork. */
+  async crawl (options: CrawlOptions = {}): Promise<CrawlResult> { return await (await import('./crawl/session-crawl.ts')).crawlFromNode(this.requireLive(), options) }
   /** Adds a task to this scheduler and to every later one (after a reconnect). */
   addTask (task: TaskDefinition): void { this.addedTasks.push(task); this.scheduler?.add(task) }
 
@@ -184,10 +187,7 @@ export class WebkadSession {
   /** Queues a chat message; it is delivered (with retries) as soon as the peer can be reached. */
   async sendChat (peerIdText: string, text: string): Promise<ChatMessage> { return await this.chat().send(this.peer(peerIdText), text) }
   /** Opens (creates) a conversation with a peer, e.g. from a Find peer result. */
-  openChat (peerIdText: string): string {
-    this.chat().openConversation(this.peer(peerIdText))
-    return this.peer(peerIdText).toString()
-  }
+  openChat (peerIdText: string): string { this.chat().openConversation(this.peer(peerIdText)); return this.peer(peerIdText).toString() }
   async markChatRead (peerIdText: string): Promise<void> { await this.chat().markRead(this.peer(peerIdText)) }
   async setNickname (peerIdText: string, nickname: string): Promise<void> { await this.chat().setNickname(this.peer(peerIdText), nickname) }
   retryChat (): void { this.chat().retryNow() }

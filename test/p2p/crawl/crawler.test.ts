@@ -3,6 +3,7 @@ import { crawlNetwork } from '../../../src/p2p/crawl/crawler.ts'
 import { kadInternals } from '../../../src/p2p/dht/kad-internals.ts'
 import { startDhtNetwork, stopDhtNetwork } from '../dht/dht-network.ts'
 import { crawlHost } from './crawl-host.ts'
+import { crawlFromNode } from '../../../src/p2p/crawl/session-crawl.ts'
 import type { CrawlProgressEvent } from '../../../src/p2p/crawl/crawl-types.ts'
 import type { TestDhtNode } from '../dht/dht-network.ts'
 import type { WebkadNode } from '../../../src/p2p/node.ts'
@@ -81,5 +82,15 @@ describe('crawlNetwork (real webkad nodes on the memory transport)', () => {
     expect(result.cancelled).toBe(true)
     expect(result.nodes.filter(node => node.status === 'crawled')).toHaveLength(1)
     expect(result.nodes.filter(node => node.status === 'skipped').length).toBeGreaterThan(0)
+  })
+
+  it('crawlFromNode (what session.crawl runs) seeds from the live node\'s own k-buckets', async () => {
+    network = await startDhtNetwork(4, 20)
+    const crawler = network[0]!.node
+    const found: string[] = []
+    const result = await crawlFromNode({ node: crawler, kad: kadInternals(crawler.services.dht) }, { onProgress: event => { if (event.name === 'crawl:found') found.push(event.peerId) } })
+    expect(result.crawler).toBe(crawler.peerId.toString())
+    expect(found.sort()).toEqual(network.slice(1).map(({ node }) => node.peerId.toString()).sort())
+    expect(result.nodes.find(node => node.status === 'self')?.routingTable.sort()).toEqual(ownTable(crawler, ''))
   })
 })

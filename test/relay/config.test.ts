@@ -23,6 +23,7 @@ describe('parseRelayConfig', () => {
       host: '127.0.0.1',
       wsPort: 9090,
       httpPort: 9091,
+      webrtcDirectPort: 9092,
       dataDir: '.data/relay',
       maxReservations: RELAY_DEFAULTS.maxReservations,
       maxConnections: RELAY_DEFAULTS.maxConnections,
@@ -50,11 +51,12 @@ describe('parseRelayConfig', () => {
       '--serve', 'dist', '--max-reservations', '5', '--max-connections', '50', '--inbound-per-second', '9',
       '--max-reservations-per-ip', '4', '--max-connections-per-ip', '40', '--max-connections-per-peer', '3',
       '--inbound-per-minute-per-peer', '12', '--max-circuits-per-peer', '6', '--max-circuits-per-ip', '20',
-      '--log-format', 'json', '--replicate-interval', '120'
+      '--log-format', 'json', '--replicate-interval', '120', '--webrtc-direct-port', '7002'
     ])).toEqual({
       host: '0.0.0.0',
       wsPort: 7000,
       httpPort: 7001,
+      webrtcDirectPort: 7002,
       dataDir: '/tmp/x',
       serveDir: 'dist',
       maxReservations: 5,
@@ -81,6 +83,22 @@ describe('parseRelayConfig', () => {
     for (const bad of ['9', '86401', '1e3', '', 'hourly', '60.5']) {
       expect(configError(['--replicate-interval', bad]).message, bad).toBe(`--replicate-interval must be a number of seconds from 10 to 86400, got "${bad}"`)
     }
+  })
+
+  it('listens for WebRTC-Direct by default; reads its port from the flag or WEBKAD_RELAY_WEBRTC_DIRECT_PORT, turns it off, refuses a bad port', () => {
+    expect(parsed([]).webrtcDirectPort).toBe(9092)
+    expect(parsed(['--webrtc-direct-port', '0']).webrtcDirectPort).toBe(0)
+    expect(parsed([], { WEBKAD_RELAY_WEBRTC_DIRECT_PORT: '4001' }).webrtcDirectPort).toBe(4001)
+    expect(parsed(['--webrtc-direct-port', '4002'], { WEBKAD_RELAY_WEBRTC_DIRECT_PORT: '4001' }).webrtcDirectPort).toBe(4002)
+    expect(parsed(['--no-webrtc-direct']).webrtcDirectPort).toBeUndefined()
+    expect(parsed([], { WEBKAD_RELAY_WEBRTC_DIRECT: 'off' }).webrtcDirectPort).toBeUndefined()
+    for (const bad of ['abc', '65536', '1.5', '=-1']) {
+      const err = bad.startsWith('=') ? configError([`--webrtc-direct-port${bad}`]) : configError(['--webrtc-direct-port', bad])
+      expect(err.name).toBe('RelayConfigError')
+      expect(err.message).toContain('--webrtc-direct-port must be a port number')
+    }
+    expect(configError(['--webrtc-direct-port', '9092', '--no-webrtc-direct']).message).toContain('contradict')
+    expect(RELAY_USAGE).toContain('--webrtc-direct-port')
   })
 
   it('reads the log format from the environment too, and refuses unknown values', () => {

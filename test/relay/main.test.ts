@@ -64,7 +64,9 @@ function startRelayProcess (args: string[]): RelayProcess {
   // No DEBUG: libp2p's debug logs go to stderr, and these tests check stderr line by line.
   const env = { ...process.env }
   delete env.DEBUG
-  const child = spawn(process.execPath, [relayBin, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  // WebRTC-Direct on a free UDP port unless the test says otherwise (9092 would clash between tests).
+  const udp = args.some(arg => arg.includes('webrtc-direct')) ? [] : ['--webrtc-direct-port', '0']
+  const child = spawn(process.execPath, [relayBin, ...args, ...udp], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })

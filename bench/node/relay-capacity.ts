@@ -52,7 +52,7 @@ interface RelayProcess {
 /** Starts relay/main.ts in its own process on free ports, so its RSS is the relay's alone. */
 async function startRelayProcess (flags: string[]): Promise<RelayProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'webkad-bench-relay-'))
-  const child = spawn(process.execPath, [...TSX_ARGS, ...RELAY_GC_ARGS, 'relay/main.ts', '--port', '0', '--http-port', '0', '--data-dir', dataDir, ...flags], {
+  const child = spawn(process.execPath, [...TSX_ARGS, ...RELAY_GC_ARGS, 'relay/main.ts', '--port', '0', '--http-port', '0', '--data-dir', dataDir, '--webrtc-direct-port', '0', ...flags], {
     cwd: REPO_ROOT,
     // The connection monitor's error log is the evidence when the relay drops clients.
     env: { ...process.env, DEBUG: 'libp2p:connection-monitor:error' },

@@ -88,7 +88,6 @@ export class WebkadSession {
   /** The running libp2p node and its kad-dht adapter, if connected (for the console, tests and bench). */
   get node (): WebkadNode | undefined { return this.live?.node }
   get kad (): KadInternals | undefined { return this.live?.kad }
-
   /** Starts the node and reserves on a relay; InvalidMultiaddrError before any network work on bad text. */
   async connect (bootnodeText: string, options: OperationOptions = {}): Promise<void> {
     const bootnodes = parseBootnodes(bootnodeText)
@@ -151,7 +150,6 @@ export class WebkadSession {
     return await this.dhtOperation('Get', options, async (dht, traced) => await dht.get(key, { ...traced, quorum: options.quorum }))
   }
 
-  /** The k peers closest to a key. */
   async closestPeers (key: string, options: OperationOptions = {}): Promise<ClosestPeersResult> {
     return await this.dhtOperation('Closest peers', options, async (dht, traced) => await dht.closestPeers(key, traced))
   }
@@ -177,7 +175,6 @@ export class WebkadSession {
   async crawl (options: CrawlOptions = {}): Promise<CrawlResult> { return await (await import('./crawl/session-crawl.ts')).crawlFromNode(this.requireLive(), options) }
   /** Adds a task to this scheduler and to every later one (after a reconnect). */
   addTask (task: TaskDefinition): void { this.addedTasks.push(task); this.scheduler?.add(task) }
-
   /** Runs a scheduler task now; resolves with its state after the run. */
   async runTaskNow (id: string): Promise<TaskState | undefined> { return await this.scheduler?.runNow(id) }
   clearQueries (): void { this.queryLog.clear() }
@@ -191,7 +188,6 @@ export class WebkadSession {
   async markChatRead (peerIdText: string): Promise<void> { await this.chat().markRead(this.peer(peerIdText)) }
   async setNickname (peerIdText: string, nickname: string): Promise<void> { await this.chat().setNickname(this.peer(peerIdText), nickname) }
   retryChat (): void { this.chat().retryNow() }
-
   /** A DHT operation under runOperation's deadline, its queries traced into the query log. */
   private async dhtOperation<T> (what: string, options: OperationOptions, run: (dht: DhtOperations, traced: DhtOperationOptions) => Promise<T>): Promise<T> {
     const { dht } = this.requireLive()
@@ -199,7 +195,6 @@ export class WebkadSession {
   }
 
   private requireLive (): LiveNode { return this.live ?? notConnected() }
-
   private chat (): ChatService { return this.requireLive().node.services.chat }
   private peer (peerIdText: string): PeerId { return parsePeerIdInput(peerIdText, this.peerId) }
 }

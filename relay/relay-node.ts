@@ -1,3 +1,4 @@
+import { createSocket } from 'node:dgram'
 import { join } from 'node:path'
 import { bootstrap } from '@libp2p/bootstrap'
 import { RELAY_V2_HOP_CODEC, RELAY_V2_STOP_CODEC, circuitRelayServer } from '@libp2p/circuit-relay-v2'
@@ -91,6 +92,7 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
   // caps (which reset the stream) stay as a backstop above it.
   const hopStreamsPerConnection = Math.max(16, 2 * config.maxCircuitsPerPeer)
   await prepareDataDir(config.dataDir)
+  if (config.webrtcDirectPort != null && config.webrtcDirectPort !== 0) await ensureUdpPortFree(config.host, config.webrtcDirectPort)
   const privateKey = await loadOrCreateRelayKey(config.dataDir)
   const datastore = new LevelDatastore(join(config.dataDir, 'datastore'))
   await datastore.open()
@@ -183,6 +185,24 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
       await node.stop()
       await datastore.close()
     }
+  }
+}
+
+/**
+ * Binds the WebRTC-Direct UDP port for a moment first: if it is taken, libdatachannel would print
+ * four lines of its own on stdout before the listener fails; the relay says it in one.
+ */
+async function ensureUdpPortFree (host: string, port: number): Promise<void> {
+  const socket = createSocket('udp4')
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject)
+      socket.bind(port, host, () => { resolve() })
+    })
+  } catch (err) {
+    throw new WebRTCDirectListenError(`cannot listen for WebRTC-Direct on UDP ${host}:${port} (${(err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'already in use' : (err as Error).message}): choose another --webrtc-direct-port, or --no-webrtc-direct`, { cause: err })
+  } finally {
+    await new Promise<void>(resolve => { try { socket.close(() => { resolve() }) } catch { resolve() } })
   }
 }
 

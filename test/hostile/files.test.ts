@@ -54,11 +54,13 @@ async function serveHostile (mallory: FilesPeer, reply: (cid: CID) => Uint8Array
 
 describe('hostile block providers', () => {
   it('a provider that sends a block not matching its CID is dropped for the transfer; the block comes from the other, the bad one is never stored', async () => {
-    // The honest provider is slowed, so the liar is certainly asked for blocks.
-    peers = await startFilesNetwork(4, { sharing: (index) => index === 0 ? { uploadBytesPerSecond: MiB / 2 } : {} })
+    // The liar is certainly asked for blocks: the file has more blocks (32) than one provider is
+    // asked for at once (16 in flight), and the honest one is slowed (its 16 take ~4 s), so blocks
+    // are still queued once the liar's channel opens, however late under load.
+    peers = await startFilesNetwork(4, { sharing: (index) => index === 0 ? { uploadBytesPerSecond: MiB } : {} })
     const [alice, mallory, carol] = peers
     if (alice == null || mallory == null || carol == null) throw new Error('network')
-    const content = randomBytes(3 * MiB, 5)
+    const content = randomBytes(8 * MiB, 5)
     const file = new File([content], 'a.bin')
     const shared = await alice.files.share(file, { signal: AbortSignal.timeout(20_000) })
     await mallory.files.share(file, { signal: AbortSignal.timeout(20_000) })

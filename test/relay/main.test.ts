@@ -1,3 +1,4 @@
+import { createSocket } from 'node:dgram'
 import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
@@ -272,6 +273,23 @@ describe('relay CLI', () => {
       expect(relay.stderr()).not.toContain('    at ')
     } finally {
       await new Promise(resolveClose => blocker.close(resolveClose))
+    }
+  })
+
+  it('reports a WebRTC-Direct UDP port in use in one line, with no native log lines', async () => {
+    const blocker = createSocket('udp4')
+    await new Promise<void>(resolveBind => blocker.bind(0, '127.0.0.1', () => { resolveBind() }))
+    try {
+      const port = blocker.address().port
+      const relay = startRelayProcess(['--port', '0', '--http-port', '0', '--webrtc-direct-port', String(port), '--data-dir', await dirs.make()])
+      const { code } = await exitWithin(relay, 15_000)
+      expect(code).not.toBe(0)
+      expect(code).not.toBeNull()
+      expect(lines(relay.stderr())).toHaveLength(1)
+      expect(relay.stderr()).toContain(`UDP 127.0.0.1:${port} (already in use)`)
+      expect(lines(relay.stdout()), 'nothing on stdout either (libdatachannel logs there)').toEqual([])
+    } finally {
+      await new Promise(resolveClose => blocker.close(() => { resolveClose(undefined) }))
     }
   })
 

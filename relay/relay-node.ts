@@ -200,17 +200,21 @@ async function ensureUdpPortFree (host: string, port: number): Promise<void> {
       socket.bind(port, host, () => { resolve() })
     })
   } catch (err) {
-    throw new WebRTCDirectListenError(`cannot listen for WebRTC-Direct on UDP ${host}:${port} (${(err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'already in use' : (err as Error).message}): choose another --webrtc-direct-port, or --no-webrtc-direct`, { cause: err })
+    throw udpListenError(host, port, (err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'already in use' : (err as Error).message, err)
   } finally {
     await new Promise<void>(resolve => { try { socket.close(() => { resolve() }) } catch { resolve() } })
   }
+}
+
+function udpListenError (host: string, port: number, why: string, cause: unknown): WebRTCDirectListenError {
+  return new WebRTCDirectListenError(`cannot listen for WebRTC-Direct on UDP ${host}:${port} (${why}): choose another --webrtc-direct-port, or --no-webrtc-direct`, { cause })
 }
 
 /** The WebRTC-Direct listener's start failures, in words an operator can act on. */
 function describeStartError (err: unknown, config: RelayConfig): unknown {
   if (config.webrtcDirectPort == null || !(err instanceof Error)) return err
   if (/UDP|ICE/.test(err.message)) {
-    return new WebRTCDirectListenError(`cannot listen for WebRTC-Direct on UDP ${config.host}:${config.webrtcDirectPort} (in use, or not bindable): choose another --webrtc-direct-port, or --no-webrtc-direct (${err.message})`, { cause: err })
+    return udpListenError(config.host, config.webrtcDirectPort, `in use, or not bindable: ${err.message}`, err)
   }
   if (/x509|asn1|PemData|loadCertificate/i.test(err.stack ?? '')) {
     return new WebRTCDirectListenError(`the stored WebRTC-Direct certificate in ${join(config.dataDir, 'datastore')} is unreadable (${err.message}); refusing to start rather than change the certhash tabs know`, { cause: err })

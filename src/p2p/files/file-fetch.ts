@@ -161,8 +161,8 @@ export async function fetchDag (init: FetchDagInit): Promise<FetchDagResult> {
 
   /** Blocks counted: a block re-queued when its provider went away may arrive twice (once from each). */
   const accounted = new Set<string>()
-  const accountStored = (cid: CID, fileBytes: number, from: ActiveProvider | undefined): boolean => {
-    if (accounted.has(cid.toString())) return false
+  const accountStored = (cid: CID, fileBytes: number, from: ActiveProvider | undefined): void => {
+    if (accounted.has(cid.toString())) return
     accounted.add(cid.toString())
     bytes += fileBytes
     blocks++
@@ -176,7 +176,6 @@ export async function fetchDag (init: FetchDagInit): Promise<FetchDagResult> {
     samples.push({ at: Date.now(), bytes })
     outstanding--
     if (outstanding === 0 && failure == null) settle?.resolve()
-    return true
   }
 
   /** A verified block (fetched or stored before): learn its children and the file size. */

@@ -7,6 +7,8 @@
 import { replicateHeldRecords } from '../../src/p2p/dht/holder-replication.ts'
 import { mapWithConcurrency, pickOne, sample } from '../lib/node-runtime.ts'
 import { round } from '../lib/stats.ts'
+import { compareDistances, kadIdOfKey, xorDistance } from '../../src/p2p/dht/kad-math.ts'
+import { toString } from 'uint8arrays'
 import {
   DIALS_PER_JOIN, SELF_QUERY_WAIT_MS, SIM_CLOCK, TUNED,
   buildNetwork, createSimNode, getRecord, putRecords, stopNodes, waitForSelfQuery
@@ -100,7 +102,12 @@ export async function simulateReplacementChurn (n: number, replication: boolean,
       }
     }
     let getsOk = 0
-    for (const record of records) if (await getRecord(pickOne(live()), record)) getsOk++
+    const failedKeys = new Set<string>()
+    for (const record of records) {
+      if (await getRecord(pickOne(live()), record)) getsOk++
+      else failedKeys.add(toString(record.key))
+    }
+    if (process.env.WEBKAD_CHURN_DIAG === '1') log(`  ${tag}: round ${index} holders: ${describeHolders(live(), records, failedKeys, SIM_CLOCK.now())}`)
     const alive = live()
     const result: ReplacementChurnRound = {
       round: index,
@@ -116,6 +123,33 @@ export async function simulateReplacementChurn (n: number, replication: boolean,
   }
   await stopNodes(nodes.filter(sim => sim.alive))
   return { n, replication, plan, recordsPut: records.length, rounds, durationMs: performance.now() - startedAt }
+}
+
+/** Diagnosis (WEBKAD_CHURN_DIAG=1): where each record's live copies sit among the true k closest live nodes. */
+function describeHolders (live: readonly SimNode[], records: ReadonlyArray<{ key: Uint8Array }>, failed: ReadonlySet<string>, now: number): string {
+  const k = 20
+  let inTopK = 0
+  let nonCacheInTopK = 0
+  let total = 0
+  let cacheTotal = 0
+  const failedLines: string[] = []
+  for (const record of records) {
+    const key = toString(record.key)
+    const target = kadIdOfKey(record.key)
+    const ranked = [...live].sort((a, b) => compareDistances(xorDistance(a.kadId, target), xorDistance(b.kadId, target)))
+    const ranks: string[] = []
+    ranked.forEach((sim, rank) => {
+      const held = sim.holding?.records().find(r => r.key === key && r.keepUntil > now)
+      if (held == null) return
+      total++
+      if (held.arrival === 'cache') cacheTotal++
+      if (rank < k) { inTopK++; if (held.arrival !== 'cache') nonCacheInTopK++ }
+      ranks.push(`${rank}${held.arrival[0] ?? ''}`)
+    })
+    if (failed.has(key)) failedLines.push(`[${ranks.join(',')}]`)
+  }
+  const per = (value: number): number => round(value / records.length)
+  return `copies/record ${per(total)} (cache ${per(cacheTotal)}), in true top-${k} ${per(inTopK)} (non-cache ${per(nonCacheInTopK)}); failed: ${failedLines.join(' ')}`
 }
 
 function percent (ok: number, total: number): number {

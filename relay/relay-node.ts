@@ -107,8 +107,10 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
   })
 
   let node: RelayNode
+  const relayPeers = new Set<string>()
   try {
     node = await createLibp2p({
+      start: false,
       privateKey,
       // ADD_PROVIDER floods slowed and bounded per peer, per CID and in all, as on a tab (files/provider-guard.ts).
       datastore: guardProviderRecords(records.holding.datastore, { self: peerIdFromPrivateKey(privateKey).toString() }),
@@ -161,17 +163,21 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
         dht: webkadDHT({ peerInfoMapper: (peer) => withRelayedAddress(peer, started.node), reuseStreams: config.dhtStreams === 'reuse' })
       }
     })
+    started.node = node
+    // Listen before start: the bootstrap dial to another relay can be identified before
+    // createLibp2p would return (it did whenever WebRTC-Direct slowed start), and that relay was
+    // then never counted as one.
+    node.addEventListener('peer:identify', (event) => {
+      if (event.detail.protocols.includes(RELAY_V2_HOP_CODEC)) relayPeers.add(event.detail.peerId.toString())
+    })
+    await node.start()
   } catch (err) {
+    await Promise.resolve(started.node?.stop()).catch(() => {})
     await datastore.close()
     throw describeStartError(err, config)
   }
 
-  started.node = node
   guardRelayServer(node, limits)
-  const relayPeers = new Set<string>()
-  node.addEventListener('peer:identify', (event) => {
-    if (event.detail.protocols.includes(RELAY_V2_HOP_CODEC)) relayPeers.add(event.detail.peerId.toString())
-  })
   watchTabs(node)
   // Holders must stop serving records whose lifetime has passed, and replicate the others.
   await records.start(node)

@@ -11,6 +11,7 @@ import { FindPeerPanel } from './network/find-peer-panel.tsx'
 import { SchedulerSection } from './scheduler/scheduler-section.tsx'
 import { StoredHereSection } from './stored/stored-here-section.tsx'
 import { FilesSection } from './files/files-section.tsx'
+import { NetworkMapSection } from './map/network-map-section.tsx'
 import type { WebkadSession } from '../p2p/session.ts'
 
 export function App ({ session, initialBootnodes }: { session: WebkadSession, initialBootnodes: string }): React.JSX.Element {
@@ -32,6 +33,7 @@ export function App ({ session, initialBootnodes }: { session: WebkadSession, in
         <SchedulerSection session={session} />
         <StoredHereSection session={session} />
         <FilesSection session={session} />
+        <NetworkMapSection session={session} />
       </main>
     </>
   )

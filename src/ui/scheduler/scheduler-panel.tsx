@@ -59,8 +59,9 @@ export function SchedulerPanel ({ session }: { session: WebkadSession }): React.
                   </td>
                   <td>{task.lastDurationMs != null ? formatMs(task.lastDurationMs) : ''}</td>
                   <td>
-                    <button type="button" onClick={() => { runNow(task.id) }} disabled={task.running || runningNow.has(task.id)} aria-label={`Run ${task.title} now`}>
-                      Run now
+                    {/* The name (“Run Random walk now”) contains the visible label, so voice control finds “Run now”. */}
+                    <button type="button" onClick={() => { runNow(task.id) }} disabled={task.running || runningNow.has(task.id)}>
+                      Run <span className="visually-hidden">{task.title} </span>now
                     </button>
                   </td>
                 </tr>

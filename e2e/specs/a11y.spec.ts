@@ -29,7 +29,14 @@ interface Measured { scrollWidth: number, innerWidth: number, wrapped: WrappedBu
 
 /** Tabs through the whole page; returns what each stop was and whether it drew a focus outline. */
 async function tabThrough (page: Page, maxStops: number): Promise<Array<{ key: string, outlined: boolean }>> {
-  await page.evaluate(() => { (document.activeElement as HTMLElement | null)?.blur(); window.scrollTo(0, 0) })
+  // Start from the top of the document: focus a marker before everything (not itself a Tab stop).
+  await page.evaluate(() => {
+    const marker = document.createElement('span')
+    marker.id = 'tab-walk-start'
+    marker.tabIndex = -1
+    document.body.prepend(marker)
+    marker.focus()
+  })
   const stops: Array<{ key: string, outlined: boolean }> = []
   for (let index = 0; index < maxStops; index++) {
     await page.keyboard.press('Tab')
@@ -43,6 +50,7 @@ async function tabThrough (page: Page, maxStops: number): Promise<Array<{ key: s
     if (stop == null || (stops.length > 0 && stop.key === stops[0]?.key)) break
     stops.push(stop)
   }
+  await page.evaluate(() => { document.getElementById('tab-walk-start')?.remove() })
   return stops
 }
 
@@ -105,6 +113,13 @@ test('layout and accessibility at 390-1920 px, light and dark', async ({ openTab
       await expect(section).toBeFocused()
       await expect(section).toBeInViewport()
       await expect(layout.sectionLink(name)).toHaveAttribute('aria-current', 'location')
+    }
+    // Scrolled by the reader (a wheel ends the chosen link's hold), the mark follows the section in view.
+    for (const [name, id] of [['Scheduler', 'scheduler'], ['DHT', 'dht']] as const) {
+      await page.mouse.wheel(0, -1)
+      await page.locator(`#${id}`).evaluate(section => { section.scrollIntoView({ block: 'start' }) })
+      await expect(layout.sectionLink(name)).toHaveAttribute('aria-current', 'location')
+      await expect(layout.sectionNav.locator('[aria-current]')).toHaveCount(1)
     }
   })
 

@@ -6,7 +6,7 @@ import { hasPrefix, keyWithPrefix, MAX_PREFIX_BITS } from './bucket-keys.ts'
 import { KadWire } from './kad-wire.ts'
 import type { CrawlCounts, CrawledNode, CrawlNodeKind, CrawlProgressEvent, CrawlResult } from './crawl-types.ts'
 import type { AnsweredPeer } from './kad-wire.ts'
-import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 const log = logger('webkad:crawl')
@@ -43,10 +43,15 @@ export interface CrawlOptions {
    */
   maxNodes?: number
   /**
-   * How long one answer may take, and one dial.
+   * How long one answer may take.
    * @default 4000
    */
   requestTimeoutMs?: number
+  /**
+   * Time for one dial of a peer (tried twice): a WebRTC connection through a relay takes seconds.
+   * @default 10000
+   */
+  dialTimeoutMs?: number
 }
 
 const RELAY_HOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/hop'
@@ -81,6 +86,7 @@ export async function crawlNetwork (host: CrawlHost, options: CrawlOptions = {})
   const fullAnswer = Math.max(1, Math.min(host.kBucketSize, maxPeersPerAnswer))
   const maxNodes = options.maxNodes ?? 2000
   const requestTimeoutMs = options.requestTimeoutMs ?? 4000
+  const dialTimeoutMs = options.dialTimeoutMs ?? 10_000
   const signal = options.signal ?? new AbortController().signal
   const startedAt = Date.now()
   const self = host.node.peerId
@@ -117,14 +123,25 @@ export async function crawlNetwork (host: CrawlHost, options: CrawlOptions = {})
     discover(peer, await knownAddresses(host, peer))
   }
 
+  // A tab is often reached by a new WebRTC connection set up through a relay (seconds), or the
+  // dial meets a connection that is closing: one more try on a dial failure, each with its own timeout.
+  const openStream = async (target: PeerId | Multiaddr[]): Promise<Stream> => {
+    try {
+      return await host.node.dialProtocol(target, DHT_PROTOCOL, { signal: AbortSignal.any([signal, AbortSignal.timeout(dialTimeoutMs)]) })
+    } catch (err) {
+      signal.throwIfAborted()
+      log('dial to %s failed, trying once more on a new connection - %e', target.toString(), err)
+      // force: a new connection, not the one that may be closing.
+      return await host.node.dialProtocol(target, DHT_PROTOCOL, { force: true, signal: AbortSignal.any([signal, AbortSignal.timeout(dialTimeoutMs)]) })
+    }
+  }
+
   const crawlOne = async (entry: NodeEntry): Promise<void> => {
     let wire: KadWire | undefined
     try {
-      const dialSignal = AbortSignal.any([signal, AbortSignal.timeout(requestTimeoutMs)])
       const target = await dialTarget(host, entry)
       if (target == null) throw new Error('no address known')
-      const stream = await host.node.dialProtocol(target, DHT_PROTOCOL, { signal: dialSignal })
-      wire = new KadWire(stream)
+      wire = new KadWire(await openStream(target))
       // Regions of the peer's keyspace still to list, as bit prefixes; '' is the whole table.
       const regions = ['']
       while (regions.length > 0) {

@@ -23,7 +23,7 @@ interface StockPeer { peerId: string, process: ChildProcess }
 
 /** Starts e2e/stock-peer/stock-kad-peer.ts (libraries only) joined to `relayAddress`. */
 async function startStockPeer (relayAddress: string): Promise<StockPeer> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'e2e/stock-peer/stock-kad-peer.ts', relayAddress], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
+  const proc = spawn(process.execPath, ['--import', 'tsx', '--import', './relay/node20-polyfills.ts', 'e2e/stock-peer/stock-kad-peer.ts', relayAddress], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
   let stderr = ''
   proc.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8') })
   const peerId = await new Promise<string>((resolve, reject) => {

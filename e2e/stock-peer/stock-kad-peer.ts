@@ -1,43 +1,19 @@
 /**
  * A stock js-libp2p Node peer for the map e2e: libraries only, none of webkad's code (no import
- * from src/ or relay/). It speaks kad-dht on webkad's protocol ID in server mode, listens on a
- * loopback WebSocket, dials the relay given as argv[2] and prints one JSON line
- * `{ "peerId", "multiaddrs" }` once it is listening. It stops on SIGTERM or when stdin closes.
+ * from src/ or relay/; on Node 20 it is started with the shared runtime polyfills,
+ * `--import ./relay/node20-polyfills.ts`, as the bench and soak are). It speaks kad-dht on
+ * webkad's protocol ID in server mode, listens on a loopback WebSocket, dials the relay given as
+ * argv[2] and prints one JSON line `{ "peerId", "multiaddrs" }` once it is listening. It stops on SIGTERM or when stdin closes.
  */
 
-// Node 20 lacks Promise.withResolvers (yamux, ping and it-queue use it) and a global WebSocket
-// (@libp2p/websockets dials with it): defined before any libp2p module loads, hence the dynamic
-// imports below.
-if (typeof Promise.withResolvers !== 'function') {
-  Object.defineProperty(Promise, 'withResolvers', {
-    configurable: true,
-    writable: true,
-    value: function withResolvers<T> (): PromiseWithResolvers<T> {
-      let resolve!: (value: T | PromiseLike<T>) => void
-      let reject!: (reason?: unknown) => void
-      const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej })
-      return { promise, resolve, reject }
-    }
-  })
-}
-
-export {}
-
-if (typeof globalThis.WebSocket === 'undefined') {
-  const { WebSocket } = await import('ws')
-  Object.defineProperty(globalThis, 'WebSocket', { configurable: true, writable: true, value: WebSocket })
-}
-
-const [{ createLibp2p }, { noise }, { yamux }, { webSockets }, { identify }, { ping }, { kadDHT, passthroughMapper }, { multiaddr }] = await Promise.all([
-  import('libp2p'),
-  import('@libp2p/noise'),
-  import('@libp2p/yamux'),
-  import('@libp2p/websockets'),
-  import('@libp2p/identify'),
-  import('@libp2p/ping'),
-  import('@libp2p/kad-dht'),
-  import('@multiformats/multiaddr')
-])
+import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
 
 const relayAddress = process.argv[2]
 if (relayAddress == null) throw new Error('usage: stock-kad-peer.ts <relay multiaddr>')

@@ -126,13 +126,14 @@ export async function crawlNetwork (host: CrawlHost, options: CrawlOptions = {})
   // A tab is often reached by a new WebRTC connection set up through a relay (seconds), or the
   // dial meets a connection that is closing: one more try on a dial failure, each with its own timeout.
   const openStream = async (target: PeerId | Multiaddr[]): Promise<Stream> => {
+    // force: the retry gets a new connection, not the one that may be closing.
+    const dial = async (force: boolean): Promise<Stream> => await host.node.dialProtocol(target, DHT_PROTOCOL, { force, signal: AbortSignal.any([signal, AbortSignal.timeout(dialTimeoutMs)]) })
     try {
-      return await host.node.dialProtocol(target, DHT_PROTOCOL, { signal: AbortSignal.any([signal, AbortSignal.timeout(dialTimeoutMs)]) })
+      return await dial(false)
     } catch (err) {
       signal.throwIfAborted()
       log('dial to %s failed, trying once more on a new connection - %e', target.toString(), err)
-      // force: a new connection, not the one that may be closing.
-      return await host.node.dialProtocol(target, DHT_PROTOCOL, { force: true, signal: AbortSignal.any([signal, AbortSignal.timeout(dialTimeoutMs)]) })
+      return await dial(true)
     }
   }
 

@@ -29,6 +29,12 @@ function place (node: CrawledNode): PlacedNode | undefined {
   }
 }
 
+/** The counts of a finished (or imported) crawl, as its progress events counted them. */
+function countsOf (result: CrawlResult): CrawlCounts {
+  const withStatus = (status: CrawledNode['status']): number => result.nodes.filter(node => node.status === status).length
+  return { crawled: withStatus('crawled'), found: result.nodes.length, unreachable: withStatus('unreachable'), requests: result.requests }
+}
+
 /** A reconstructed routing table as buckets, the way the Routing table panel groups this tab's own. */
 function bucketsOf (owner: PlacedNode, table: readonly string[]): Array<{ cpl: number, peers: string[] }> {
   const buckets = new Map<number, string[]>()
@@ -69,7 +75,7 @@ export function NetworkMapPanel ({ session }: { session: WebkadSession }): React
     try {
       const crawled = await session.crawl({ signal: abort.signal, onProgress: event => { setCounts(event.counts) } })
       setResult(crawled)
-      setCounts({ crawled: crawled.nodes.filter(node => node.status === 'crawled').length, found: crawled.nodes.length, unreachable: crawled.nodes.filter(node => node.status === 'unreachable').length, requests: crawled.requests })
+      setCounts(countsOf(crawled))
       setState(crawled.cancelled ? 'cancelled' : 'done')
     } catch (err) {
       setError((err as Error).message)
@@ -104,7 +110,7 @@ export function NetworkMapPanel ({ session }: { session: WebkadSession }): React
       setResult(imported)
       setChosen(undefined)
       setError(undefined)
-      setCounts({ crawled: imported.nodes.filter(node => node.status === 'crawled').length, found: imported.nodes.length, unreachable: imported.nodes.filter(node => node.status === 'unreachable').length, requests: imported.requests })
+      setCounts(countsOf(imported))
       setState(imported.cancelled ? 'cancelled' : 'done')
     } catch (err) {
       setError(`Could not import ${file.name}: ${(err as Error).message}`)

@@ -3,6 +3,7 @@ import { Circuit } from '@multiformats/multiaddr-matcher'
 import { BootnodeUnreachableError, ReservationFailedError } from '../errors.ts'
 import { runOperation } from '../operation.ts'
 import { createStore } from '../stores/store.ts'
+import { announceAddresses } from './announce-addresses.ts'
 import type { IdentitySource } from '../identity.ts'
 import type { WebkadNode } from '../node.ts'
 import type { OperationOptions } from '../operation.ts'
@@ -43,6 +44,8 @@ export type ReservationCheck =
 const DHT_READY_TIMEOUT_MS = 5_000
 const RELAY_DIAL_TIMEOUT_MS = 10_000
 const RESERVATION_TIMEOUT_MS = 15_000
+/** The identify-push to the relay normally takes a few ms on one connection. */
+const ANNOUNCE_TIMEOUT_MS = 3_000
 /** How long a redial waits for the circuit transport to reserve again. */
 const REDIAL_RESERVATION_TIMEOUT_MS = 8_000
 
@@ -99,9 +102,14 @@ export class RelayConnection {
         throw err
       })
     this.store.update(state => ({ ...state, timings: { ...state.timings, reservationMs: performance.now() - startedAt } }))
-    // Announce the relayed addresses now rather than after the address manager's debounce: until
-    // the relay knows them, other tabs' FindPeer cannot return this tab.
-    void node.services.identifyPush.push().catch(() => {})
+    // Announce the relayed addresses before Online: until the relay knows them, other tabs'
+    // FindPeer cannot return this tab.
+    await runOperation('Announcing the relayed addresses', { ...options, timeoutMs: ANNOUNCE_TIMEOUT_MS },
+      async () => { await announceAddresses(node.services.identifyPush) })
+      .catch((err: unknown) => {
+        if (options.signal?.aborted === true) throw err
+        log('could not announce the relayed addresses - %e', err)
+      })
     const ready = AbortSignal.any([AbortSignal.timeout(DHT_READY_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
     await options.dhtReady?.(relay, ready).catch((err: unknown) => {
       if (options.signal?.aborted === true) throw err

@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { startRelay } from '../../../relay/relay-node.ts'
+import { DHT_PROTOCOL } from '../../../src/p2p/constants.ts'
+import { KadWire } from '../../../src/p2p/crawl/kad-wire.ts'
+import { canAwaitIdentifyPush } from '../../../src/p2p/network/announce-addresses.ts'
 import { RelayConnection, waitForReservation } from '../../../src/p2p/network/relay-connection.ts'
 import { createWebkadNode } from '../../../src/p2p/node.ts'
 import { tempDirs, testRelayConfig } from '../../relay/helpers.ts'
@@ -51,6 +54,27 @@ describe('RelayConnection', () => {
     expect(await connection.ensureReserved(AbortSignal.timeout(5_000))).toEqual({ reserved: true, relayPeerId: relay.node.peerId.toString(), redialed: false })
     connection.detach()
     expect(connection.state.getSnapshot()).toMatchObject({ status: 'offline', listenAddrs: [] })
+  })
+
+  it('is Online only once the relay can hand it out: another peer\'s FIND_NODE at that moment returns it with a relayed address', async () => {
+    const { relay, address } = await relayIn(await dirs.make())
+    const asker = await tabNode(address)
+    await asker.dial(address)
+    const node = await tabNode(address)
+    expect(canAwaitIdentifyPush(node.services.identifyPush), 'identify-push still has the method announceAddresses awaits').toBe(true)
+    const connection = connectionFor(node)
+    connection.begin([address])
+    await connection.connect(node)
+    // Asked the moment connect resolves, as a second tab's first Find peer does. The relay answers
+    // only with peers in its routing table (added once it knows their protocols, from its identify
+    // or from the push connect awaits).
+    const stream = await asker.dialProtocol(relay.node.peerId, DHT_PROTOCOL)
+    const wire = new KadWire(stream)
+    const answer = await wire.findNode(node.peerId.toMultihash().bytes, { maxPeers: 20, signal: AbortSignal.timeout(5_000) })
+    await wire.close()
+    const found = answer.peers.find(peer => peer.peerId.equals(node.peerId))
+    expect(found, 'the relay returned the tab').toBeDefined()
+    expect(found?.addresses.map(String).filter(addr => addr.includes('/p2p-circuit')).length, 'relayed addresses the relay returned').toBeGreaterThan(0)
   })
 
   it('names every unreachable bootnode', async () => {

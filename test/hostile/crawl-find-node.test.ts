@@ -24,7 +24,8 @@ import type { PeerInfo } from '../helpers/pb/dht.ts'
  * (test/helpers/pb/), not the crawler's.
  */
 
-type FindNodeAnswer = (key: Uint8Array) => PeerInfo[] | 'never'
+/** 'never': the stream stays silent; 'close': the stream is cut before the answer (as a duplicate connection's close does). */
+type FindNodeAnswer = (key: Uint8Array) => PeerInfo[] | 'never' | 'close'
 
 let honest: TestDhtNode[] = []
 let liar: WebkadNode | undefined
@@ -55,6 +56,7 @@ async function startWithLiar (answer: FindNodeAnswer): Promise<void> {
         const closer = answer(request.key ?? new Uint8Array())
         // Never answers: the stream stays open and silent until the asker gives up.
         if (closer === 'never') continue
+        if (closer === 'close') { stream.abort(new Error('connection closed as a duplicate')); return }
         await lp.write(Message.encode({ type: MessageType.FIND_NODE, closer, providers: [] }))
       }
     } catch {
@@ -157,6 +159,34 @@ describe('a peer that never answers FIND_NODE', () => {
     expect(liarEntry?.status).toBe('unreachable')
     expect(liarEntry?.error).toMatch(/TimeoutError|abort/i)
     expect(result.cancelled).toBe(false)
+    honestNodesCrawledExactly(result)
+  }, 60_000)
+})
+
+describe('a peer whose stream breaks before it answers (a duplicate WebRTC connection being closed)', () => {
+  it('is asked again on a new stream once, and crawled', async () => {
+    let streamsCut = 0
+    await startWithLiar(() => {
+      if (streamsCut++ === 0) return 'close'
+      return honest.map(({ node }) => ({ id: node.peerId.toMultihash().bytes, multiaddrs: [node.getMultiaddrs()[0]!.bytes] }))
+    })
+    const result = await crawlNetwork(crawlHost(honest[0]!.node))
+    const liarEntry = result.nodes.find(entry => entry.peerId === liar!.peerId.toString())
+    expect(liarEntry?.status).toBe('crawled')
+    expect(liarEntry?.truncated).toBeUndefined()
+    expect(liarEntry?.requests).toBe(2)
+    expect(findNodeRequests).toBe(2)
+    expect([...(liarEntry?.routingTable ?? [])].sort()).toEqual(honest.slice(1).map(({ node }) => node.peerId.toString()).sort())
+    honestNodesCrawledExactly(result)
+  }, 60_000)
+
+  it('is unreachable when every stream breaks, after two: no loop', async () => {
+    await startWithLiar(() => 'close')
+    const result = await crawlNetwork(crawlHost(honest[0]!.node))
+    const liarEntry = result.nodes.find(entry => entry.peerId === liar!.peerId.toString())
+    expect(liarEntry?.status).toBe('unreachable')
+    expect(findNodeRequests).toBe(2)
+    expect(liarEntry?.requests).toBe(2)
     honestNodesCrawledExactly(result)
   }, 60_000)
 })

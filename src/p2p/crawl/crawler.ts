@@ -2,6 +2,8 @@ import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DHT_PROTOCOL } from '../constants.ts'
 import { kadIdOfPeer } from '../dht/kad-math.ts'
+import { CrawlProtocolError } from '../errors.ts'
+import { preferredConnection } from '../network/duplicate-connections.ts'
 import { hasPrefix, keyWithPrefix, MAX_PREFIX_BITS } from './bucket-keys.ts'
 import { KadWire } from './kad-wire.ts'
 import type { CrawlCounts, CrawledNode, CrawlNodeKind, CrawlProgressEvent, CrawlResult } from './crawl-types.ts'
@@ -55,6 +57,11 @@ export interface CrawlOptions {
 }
 
 const RELAY_HOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/hop'
+/**
+ * Streams opened to one peer at most when a stream breaks before its answer: webkad closes the
+ * duplicate of two WebRTC connections opened at once (both tabs dialling), streams and all.
+ */
+const MAX_STREAMS_PER_PEER = 2
 
 interface NodeEntry {
   peerId: PeerId
@@ -137,12 +144,21 @@ export async function crawlNetwork (host: CrawlHost, options: CrawlOptions = {})
     }
   }
 
+  // After a broken stream: the connection both ends keep (the other is being closed as a duplicate).
+  const reopenStream = async (entry: NodeEntry, target: PeerId | Multiaddr[]): Promise<Stream> => {
+    const open = host.node.getConnections(entry.peerId).filter(connection => connection.status === 'open' && connection.limits == null)
+    const keep = open.length > 0 ? preferredConnection(self, open) : undefined
+    if (keep == null) return await openStream(target)
+    return await keep.newStream(DHT_PROTOCOL, { signal: AbortSignal.any([signal, AbortSignal.timeout(dialTimeoutMs)]) })
+  }
+
   const crawlOne = async (entry: NodeEntry): Promise<void> => {
     let wire: KadWire | undefined
     try {
       const target = await dialTarget(host, entry)
       if (target == null) throw new Error('no address known')
       wire = new KadWire(await openStream(target))
+      let streams = 1
       // Regions of the peer's keyspace still to list, as bit prefixes; '' is the whole table.
       const regions = ['']
       while (regions.length > 0) {
@@ -153,7 +169,19 @@ export async function crawlNetwork (host: CrawlHost, options: CrawlOptions = {})
         entry.requests++
         counts.requests++
         report({ name: 'crawl:request', peerId: entry.peerId.toString(), prefix, counts: { ...counts } })
-        const answer = await wire.findNode(key, { maxPeers: maxPeersPerAnswer, signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeoutMs)]) })
+        let answer
+        try {
+          answer = await wire.findNode(key, { maxPeers: maxPeersPerAnswer, signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeoutMs)]) })
+        } catch (err) {
+          // A broken stream (not a lie, a timeout or our abort) is asked again on a new one.
+          if (signal.aborted || err instanceof CrawlProtocolError || isTimeout(err) || streams >= MAX_STREAMS_PER_PEER) throw err
+          log('%p: stream broke before its answer, asking again on a new stream - %e', entry.peerId, err)
+          wire.abort(err as Error)
+          wire = new KadWire(await reopenStream(entry, target))
+          streams++
+          regions.unshift(prefix)
+          continue
+        }
         if (answer.dropped > 0) log('%p: %d entries dropped from one answer', entry.peerId, answer.dropped)
         const inside = new Set<string>()
         for (const peer of answer.peers) {
@@ -267,6 +295,12 @@ async function nodeKind (host: CrawlHost, peerId: PeerId, addresses: Multiaddr[]
   } catch { /* never identified */ }
   if (addresses.length > 0 && addresses.every(address => address.toString().includes('/p2p-circuit'))) return 'tab'
   return 'other'
+}
+
+/** The request's own timeout fired (the crawl's signal is checked apart). */
+function isTimeout (err: unknown): boolean {
+  const name = (err as Error | undefined)?.name
+  return name === 'TimeoutError' || name === 'AbortError'
 }
 
 function describeError (err: unknown): string {

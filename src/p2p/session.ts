@@ -17,7 +17,7 @@ import { createFollowingStore } from './stores/store.ts'
 import { LAST_BOOTNODES_KEY } from './session-types.ts'
 import type { ClosestPeersResult, DhtOperationOptions, DhtOperations, GetResult, PutResult } from './dht/dht-operations.ts'
 import type { QueryTrace } from './dht/query-trace.ts'
-import type { CrawlOptions, CrawlResult } from './crawl/session-crawl.ts'
+import type { CrawlOptions, CrawlResult, KeyHoldersOptions, KeyHoldersResult } from './crawl/session-crawl.ts'
 import type { DhtProgressEvent } from './dht/dht-progress.ts'
 import type { RecordPayload } from './dht/records.ts'
 import type { RoutingTableSnapshot } from './dht/routing-table-view.ts'
@@ -173,6 +173,8 @@ export class WebkadSession {
 
   /** Crawls the whole network over standard FIND_NODE (module loaded on first use); see crawlNetwork. */
   async crawl (options: CrawlOptions = {}): Promise<CrawlResult> { return await (await import('./crawl/session-crawl.ts')).crawlFromNode(this.requireLive(), options) }
+  /** Asks a key's k closest nodes of a crawl (GET_VALUE) which hold its record, and at which sequence; see findKeyHolders. */
+  async keyHolders (crawl: CrawlResult, key: string, options: KeyHoldersOptions = {}): Promise<KeyHoldersResult> { return await (await import('./crawl/session-crawl.ts')).keyHoldersFromNode(this.requireLive(), crawl, key, options) }
   /** Adds a task to this scheduler and to every later one (after a reconnect). */
   addTask (task: TaskDefinition): void { this.addedTasks.push(task); this.scheduler?.add(task) }
   /** Runs a scheduler task now; resolves with its state after the run. */

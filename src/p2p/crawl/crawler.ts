@@ -130,19 +130,7 @@ export async function crawlNetwork (host: CrawlHost, options: CrawlOptions = {})
     discover(peer, await knownAddresses(host, peer))
   }
 
-  // A tab is often reached by a new WebRTC connection set up through a relay (seconds), or the
-  // dial meets a connection that is closing: one more try on a dial failure, each with its own timeout.
-  const openStream = async (target: PeerId | Multiaddr[]): Promise<Stream> => {
-    // force: the retry gets a new connection, not the one that may be closing.
-    const dial = async (force: boolean): Promise<Stream> => await host.node.dialProtocol(target, DHT_PROTOCOL, { force, signal: AbortSignal.any([signal, AbortSignal.timeout(dialTimeoutMs)]) })
-    try {
-      return await dial(false)
-    } catch (err) {
-      signal.throwIfAborted()
-      log('dial to %s failed, trying once more on a new connection - %e', target.toString(), err)
-      return await dial(true)
-    }
-  }
+  const openStream = async (target: PeerId | Multiaddr[]): Promise<Stream> => await openDhtStream(host, target, { signal, dialTimeoutMs })
 
   // After a broken stream: the connection both ends keep (the other is being closed as a duplicate).
   const reopenStream = async (entry: NodeEntry, target: PeerId | Multiaddr[]): Promise<Stream> => {
@@ -155,7 +143,7 @@ export async function crawlNetwork (host: CrawlHost, options: CrawlOptions = {})
   const crawlOne = async (entry: NodeEntry): Promise<void> => {
     let wire: KadWire | undefined
     try {
-      const target = await dialTarget(host, entry)
+      const target = await dialTarget(host, entry.peerId, entry.addresses)
       if (target == null) throw new Error('no address known')
       wire = new KadWire(await openStream(target))
       let streams = 1
@@ -260,15 +248,33 @@ async function knownAddresses (host: CrawlHost, peer: PeerId): Promise<Multiaddr
   }
 }
 
-/** The peer itself when libp2p can reach it (an open connection or addresses it knows), else the answer's addresses. */
-async function dialTarget (host: CrawlHost, entry: NodeEntry): Promise<PeerId | Multiaddr[] | undefined> {
-  if (host.node.getConnections(entry.peerId).some(connection => connection.status === 'open' && connection.limits == null)) return entry.peerId
-  if ((await knownAddresses(host, entry.peerId)).length > 0) return entry.peerId
-  if (entry.addresses.length === 0) return undefined
+/** The peer itself when libp2p can reach it (an open connection or addresses it knows), else the addresses heard of. */
+export async function dialTarget (host: CrawlHost, peerId: PeerId, addresses: readonly Multiaddr[]): Promise<PeerId | Multiaddr[] | undefined> {
+  if (host.node.getConnections(peerId).some(connection => connection.status === 'open' && connection.limits == null)) return peerId
+  if ((await knownAddresses(host, peerId)).length > 0) return peerId
+  if (addresses.length === 0) return undefined
   // A made-up peer with no address would otherwise send libp2p on a DHT lookup for it.
-  return entry.addresses.map(address => address.getComponents().some(component => component.name === 'p2p' && component.value === entry.peerId.toString())
+  return addresses.map(address => address.getComponents().some(component => component.name === 'p2p' && component.value === peerId.toString())
     ? address
-    : address.encapsulate(multiaddr(`/p2p/${entry.peerId.toString()}`)))
+    : address.encapsulate(multiaddr(`/p2p/${peerId.toString()}`)))
+}
+
+/**
+ * A stream on the standard kad protocol. A tab is often reached by a new WebRTC connection set
+ * up through a relay (seconds), or the dial meets a connection that is closing: one more try on
+ * a dial failure, each with its own timeout.
+ */
+export async function openDhtStream (host: CrawlHost, target: PeerId | Multiaddr[], options: { signal: AbortSignal, dialTimeoutMs: number }): Promise<Stream> {
+  const { signal, dialTimeoutMs } = options
+  // force: the retry gets a new connection, not the one that may be closing.
+  const dial = async (force: boolean): Promise<Stream> => await host.node.dialProtocol(target, DHT_PROTOCOL, { force, signal: AbortSignal.any([signal, AbortSignal.timeout(dialTimeoutMs)]) })
+  try {
+    return await dial(false)
+  } catch (err) {
+    signal.throwIfAborted()
+    log('dial to %s failed, trying once more on a new connection - %e', target.toString(), err)
+    return await dial(true)
+  }
 }
 
 async function toCrawledNode (host: CrawlHost, entry: NodeEntry): Promise<CrawledNode> {
@@ -303,7 +309,7 @@ function isTimeout (err: unknown): boolean {
   return name === 'TimeoutError' || name === 'AbortError'
 }
 
-function describeError (err: unknown): string {
+export function describeError (err: unknown): string {
   if (err instanceof Error) return err.name === 'Error' ? err.message : `${err.name}: ${err.message}`
   return String(err)
 }

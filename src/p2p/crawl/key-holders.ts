@@ -3,6 +3,7 @@ import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import { fromString } from 'uint8arrays'
 import { compactDistance, compareDistances, kadIdOfKey, kadIdOfPeer, toHex, xorDistance } from '../dht/kad-math.ts'
+import { CrawlProtocolError } from '../errors.ts'
 import { compareRecords, decodeRecordEnvelope, parseRecordKey, validateRecord } from '../dht/records.ts'
 import { dialTarget, describeError, openDhtStream } from './crawler.ts'
 import { KadWire } from './kad-wire.ts'
@@ -112,7 +113,8 @@ export async function findKeyHolders (host: KeyHoldersHost, crawl: Pick<CrawlRes
     } catch (err) {
       signal.throwIfAborted()
       log('%p could not be asked - %e', candidate.peerId, err)
-      answers[index] = { state: 'unreachable', error: describeError(err) }
+      // A malformed answer is a refused answer, not a node that could not be reached.
+      answers[index] = { state: err instanceof CrawlProtocolError ? 'invalid' : 'unreachable', error: describeError(err) }
       return
     }
     if (value == null) {

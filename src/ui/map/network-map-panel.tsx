@@ -1,11 +1,17 @@
 import { peerIdFromString } from '@libp2p/peer-id'
-import { useEffect, useMemo, useRef, useState } from 'react'
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { crawlToJson, parseCrawlFile } from '../../p2p/crawl/crawl-file.ts'
 import { commonPrefixLength, kadIdOfPeer, toHex } from '../../p2p/dht/kad-math.ts'
 import { shortPeerId } from '../common/format.ts'
 import { ringFraction } from '../dht/dht-format.ts'
+import { KeyHoldersControls } from './key-holders-controls.tsx'
+import { LookupReplayControls } from './lookup-replay-controls.tsx'
+import { replayPeers } from './replay-frame.ts'
 import './network-map.css'
+import type { ReplayFrame } from './replay-frame.ts'
 import type { CrawlCounts, CrawlResult, CrawledNode } from '../../p2p/crawl/crawl-types.ts'
+import type { KeyHoldersResult } from '../../p2p/crawl/session-crawl.ts'
+import type { QueryTrace } from '../../p2p/dht/query-trace.ts'
 import type { WebkadSession } from '../../p2p/session.ts'
 
 type CrawlState = 'idle' | 'running' | 'done' | 'cancelled' | 'failed'
@@ -18,15 +24,30 @@ const MAX_REPEAT_S = 3600
 
 interface PlacedNode { node: CrawledNode, kadId: Uint8Array, x: number, y: number }
 
-/** Where a node sits on the keyspace ring (the first 32 bits of its Kademlia ID; 0 at the top). */
+/** A point on (or off, `radius`) the keyspace ring for a Kademlia ID: its first 32 bits, 0 at the top. */
+function ringPoint (kadIdHex: string, radius = RADIUS): { x: number, y: number } {
+  const angle = ringFraction(kadIdHex) * 2 * Math.PI - Math.PI / 2
+  return { x: CENTER + radius * Math.cos(angle), y: CENTER + radius * Math.sin(angle) }
+}
+
+/** Where a node sits on the keyspace ring. */
 function place (node: CrawledNode): PlacedNode | undefined {
   try {
     const kadId = kadIdOfPeer(peerIdFromString(node.peerId))
-    const angle = ringFraction(toHex(kadId)) * 2 * Math.PI - Math.PI / 2
-    return { node, kadId, x: CENTER + RADIUS * Math.cos(angle), y: CENTER + RADIUS * Math.sin(angle) }
+    return { node, kadId, ...ringPoint(toHex(kadId)) }
   } catch {
     return undefined // an imported ID that is not a peer ID: listed, not placed
   }
+}
+
+/** A diamond just outside the ring where a key (or a lookup's target) falls. */
+function KeyMarker ({ kadIdHex, label, className }: { kadIdHex: string, label: string, className: string }): React.JSX.Element {
+  const { x, y } = ringPoint(kadIdHex, RADIUS + 14)
+  return (
+    <path d={`M ${x} ${y - 7} L ${x + 7} ${y} L ${x} ${y + 7} L ${x - 7} ${y} Z`} className={className}>
+      <title>{label}</title>
+    </path>
+  )
 }
 
 /** The counts of a finished (or imported) crawl, as its progress events counted them. */
@@ -56,6 +77,9 @@ export function NetworkMapPanel ({ session }: { session: WebkadSession }): React
   const [chosen, setChosen] = useState<string>()
   const [repeat, setRepeat] = useState(false)
   const [repeatSeconds, setRepeatSeconds] = useState('30')
+  const [holders, setHolders] = useState<KeyHoldersResult>()
+  const [replay, setReplay] = useState<{ trace: QueryTrace, frame: ReplayFrame }>()
+  const onReplay = useCallback((next: { trace: QueryTrace, frame: ReplayFrame } | undefined) => { setReplay(next) }, [])
   const controller = useRef<AbortController | undefined>(undefined)
   // The repeat timer calls the latest crawl() without restarting on every render.
   const crawlRef = useRef<() => Promise<void>>(async () => {})
@@ -75,6 +99,7 @@ export function NetworkMapPanel ({ session }: { session: WebkadSession }): React
     try {
       const crawled = await session.crawl({ signal: abort.signal, onProgress: event => { setCounts(event.counts) } })
       setResult(crawled)
+      setHolders(undefined)
       setCounts(countsOf(crawled))
       setState(crawled.cancelled ? 'cancelled' : 'done')
     } catch (err) {
@@ -108,6 +133,7 @@ export function NetworkMapPanel ({ session }: { session: WebkadSession }): React
       const imported = parseCrawlFile(await file.text())
       controller.current?.abort()
       setResult(imported)
+      setHolders(undefined)
       setChosen(undefined)
       setError(undefined)
       setCounts(countsOf(imported))
@@ -118,6 +144,12 @@ export function NetworkMapPanel ({ session }: { session: WebkadSession }): React
   }
 
   const chosenNode = chosen != null ? byPeer.get(chosen) : undefined
+  // The lookup replayed starts at this tab (which may be absent from an imported crawl: then the centre).
+  const self = session.node?.peerId.toString()
+  const origin = (self != null ? byPeer.get(self) : undefined) ?? { x: CENTER, y: CENTER }
+  const holderState = new Map(holders?.holders.map(holder => [holder.peerId, holder.state]))
+  const missingFromMap = replay != null ? [...replayPeers(replay.trace)].filter(peer => !byPeer.has(peer) && peer !== self).length : 0
+  const currentPeer = replay?.frame.current == null ? undefined : replay.frame.current.kind === 'send-query' ? replay.frame.current.to.peer : replay.frame.current.from.peer
   return (
     <section id="network-map" className="panel network-map" aria-label="Network map">
       <h2>Network map</h2>
@@ -146,6 +178,32 @@ export function NetworkMapPanel ({ session }: { session: WebkadSession }): React
             {showEdges && placed.flatMap(from => from.node.routingTable.map(peer => byPeer.get(peer)).filter(to => to != null).map(to => (
               <line key={`${from.node.peerId}>${to.node.peerId}`} x1={from.x} y1={from.y} x2={to.x} y2={to.y} className={from.node.peerId === chosen ? 'map-edge map-edge-chosen' : 'map-edge'} />
             )))}
+            {replay != null && (
+              <g className="map-lookup">
+                {replay.frame.referrals.map(({ from, to }, index) => {
+                  const a = byPeer.get(from)
+                  const b = byPeer.get(to)
+                  return a != null && b != null ? <line key={`r${index}`} x1={a.x} y1={a.y} x2={b.x} y2={b.y} className="map-lookup-referral" /> : null
+                })}
+                {[...replay.frame.asked].map(peer => {
+                  const to = byPeer.get(peer)
+                  return to != null ? <line key={`a${peer}`} x1={origin.x} y1={origin.y} x2={to.x} y2={to.y} className={peer === currentPeer ? 'map-lookup-ask map-lookup-current' : 'map-lookup-ask'} /> : null
+                })}
+                <KeyMarker kadIdHex={replay.trace.targetKadId} label={`Lookup target: ${replay.trace.label}`} className="map-lookup-target" />
+              </g>
+            )}
+            {holders != null && <KeyMarker kadIdHex={holders.targetKadId} label={`Key ${holders.key}`} className="map-key-marker" />}
+            {placed.map(entry => {
+              const state = holderState.get(entry.node.peerId)
+              const peer = entry.node.peerId
+              const lookup = replay == null ? undefined : replay.frame.found.has(peer) ? 'found' : replay.frame.failed.has(peer) ? 'failed' : replay.frame.answered.has(peer) ? 'answered' : replay.frame.asked.has(peer) ? 'asked' : undefined
+              return (
+                <g key={`o${peer}`}>
+                  {state != null && <circle cx={entry.x} cy={entry.y} r={12} className={`map-holder map-holder-${state}`} />}
+                  {lookup != null && <circle cx={entry.x} cy={entry.y} r={peer === currentPeer ? 15 : 10} className={`map-lookup-peer map-lookup-${lookup}`} />}
+                </g>
+              )
+            })}
             {placed.map(entry => (
               <circle key={entry.node.peerId} cx={entry.x} cy={entry.y} r={entry.node.peerId === chosen ? 9 : 6} className={`map-node map-node-${entry.node.kind} map-status-${entry.node.status}`} onClick={() => { setChosen(entry.node.peerId) }}>
                 <title>{`${shortPeerId(entry.node.peerId)} (${entry.node.kind}, ${entry.node.status})`}</title>
@@ -156,6 +214,9 @@ export function NetworkMapPanel ({ session }: { session: WebkadSession }): React
             <span className="map-key map-node-self">●</span> this tab <span className="map-key map-node-tab">●</span> tab <span className="map-key map-node-relay">●</span> relay
             <span className="map-key map-node-other">●</span> other peer; a hollow dot could not be reached. Bars: routing-table entries (out of k = {kBucketSize} per bucket used).
           </p>
+          <KeyHoldersControls session={session} crawl={result} onResult={setHolders} />
+          <LookupReplayControls session={session} onFrame={onReplay} />
+          {missingFromMap > 0 && <p className="hint">{missingFromMap} of the peers in this lookup are not on the map (crawl again to place them).</p>}
           <ul aria-label="Nodes on the map" className="map-node-list">
             {result.nodes.map(node => (
               <li key={node.peerId}>

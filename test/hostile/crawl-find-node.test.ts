@@ -24,8 +24,11 @@ import type { PeerInfo } from '../helpers/pb/dht.ts'
  * (test/helpers/pb/), not the crawler's.
  */
 
-/** 'never': the stream stays silent; 'close': the stream is cut before the answer (as a duplicate connection's close does). */
-type FindNodeAnswer = (key: Uint8Array) => PeerInfo[] | 'never' | 'close'
+/**
+ * 'never': the stream stays silent; 'close': the stream is cut before the answer (as a duplicate
+ * connection's close does); 'close-connection': the whole connection is dropped.
+ */
+type FindNodeAnswer = (key: Uint8Array) => PeerInfo[] | 'never' | 'close' | 'close-connection'
 
 let honest: TestDhtNode[] = []
 let liar: WebkadNode | undefined
@@ -43,7 +46,7 @@ afterEach(async () => {
 async function startWithLiar (answer: FindNodeAnswer): Promise<void> {
   honest = await startDhtNetwork(3, 20)
   liar = await startMemoryNode({ name: 'crawl-liar' })
-  await liar.handle(DHT_PROTOCOL, async (stream) => {
+  await liar.handle(DHT_PROTOCOL, async (stream, connection) => {
     const lp = lpStream(stream)
     try {
       for (;;) {
@@ -57,6 +60,7 @@ async function startWithLiar (answer: FindNodeAnswer): Promise<void> {
         // Never answers: the stream stays open and silent until the asker gives up.
         if (closer === 'never') continue
         if (closer === 'close') { stream.abort(new Error('connection closed as a duplicate')); return }
+        if (closer === 'close-connection') { connection.abort(new Error('the peer connection failed')); return }
         await lp.write(Message.encode({ type: MessageType.FIND_NODE, closer, providers: [] }))
       }
     } catch {
@@ -177,6 +181,20 @@ describe('a peer whose stream breaks before it answers (a duplicate WebRTC conne
     expect(liarEntry?.requests).toBe(2)
     expect(findNodeRequests).toBe(2)
     expect([...(liarEntry?.routingTable ?? [])].sort()).toEqual(honest.slice(1).map(({ node }) => node.peerId.toString()).sort())
+    honestNodesCrawledExactly(result)
+  }, 60_000)
+
+  it('is asked again on a new connection when the whole connection dropped', async () => {
+    let dropped = 0
+    await startWithLiar(() => {
+      if (dropped++ === 0) return 'close-connection'
+      return honest.map(({ node }) => ({ id: node.peerId.toMultihash().bytes, multiaddrs: [node.getMultiaddrs()[0]!.bytes] }))
+    })
+    const result = await crawlNetwork(crawlHost(honest[0]!.node))
+    const liarEntry = result.nodes.find(entry => entry.peerId === liar!.peerId.toString())
+    expect(liarEntry?.status).toBe('crawled')
+    expect(liarEntry?.requests).toBe(2)
+    expect(findNodeRequests).toBe(2)
     honestNodesCrawledExactly(result)
   }, 60_000)
 

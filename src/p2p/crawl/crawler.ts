@@ -8,7 +8,7 @@ import { hasPrefix, keyWithPrefix, MAX_PREFIX_BITS } from './bucket-keys.ts'
 import { KadWire } from './kad-wire.ts'
 import type { CrawlCounts, CrawledNode, CrawlNodeKind, CrawlProgressEvent, CrawlResult } from './crawl-types.ts'
 import type { AnsweredPeer } from './kad-wire.ts'
-import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 const log = logger('webkad:crawl')
@@ -132,11 +132,12 @@ export async function crawlNetwork (host: CrawlHost, options: CrawlOptions = {})
 
   const openStream = async (target: PeerId | Multiaddr[]): Promise<Stream> => await openDhtStream(host, target, { signal, dialTimeoutMs })
 
-  // After a broken stream: the connection both ends keep (the other is being closed as a duplicate).
-  const reopenStream = async (entry: NodeEntry, target: PeerId | Multiaddr[]): Promise<Stream> => {
-    const open = host.node.getConnections(entry.peerId).filter(connection => connection.status === 'open' && connection.limits == null)
+  // After a broken stream: another open connection (the one both ends keep when the broken one is
+  // being closed as a duplicate), else a new connection; never the connection the stream broke on.
+  const reopenStream = async (entry: NodeEntry, target: PeerId | Multiaddr[], broken: Connection | undefined): Promise<Stream> => {
+    const open = host.node.getConnections(entry.peerId).filter(connection => connection !== broken && connection.status === 'open' && connection.limits == null)
     const keep = open.length > 0 ? preferredConnection(self, open) : undefined
-    if (keep == null) return await openStream(target)
+    if (keep == null) return await openDhtStream(host, target, { signal, dialTimeoutMs, force: true })
     return await keep.newStream(DHT_PROTOCOL, { signal: AbortSignal.any([signal, AbortSignal.timeout(dialTimeoutMs)]) })
   }
 
@@ -147,6 +148,8 @@ export async function crawlNetwork (host: CrawlHost, options: CrawlOptions = {})
       if (target == null) throw new Error('no address known')
       wire = new KadWire(await openStream(target))
       let streams = 1
+      // The connection the stream runs on, found while the stream is still listed on it.
+      let streamConnection = connectionOf(host, entry.peerId, wire.stream)
       // Regions of the peer's keyspace still to list, as bit prefixes; '' is the whole table.
       const regions = ['']
       while (regions.length > 0) {
@@ -163,9 +166,10 @@ export async function crawlNetwork (host: CrawlHost, options: CrawlOptions = {})
         } catch (err) {
           // A broken stream (not a lie, a timeout or our abort) is asked again on a new one.
           if (signal.aborted || err instanceof CrawlProtocolError || isTimeout(err) || streams >= MAX_STREAMS_PER_PEER) throw err
-          log('%p: stream broke before its answer, asking again on a new stream - %e', entry.peerId, err)
-          wire.abort(err as Error)
-          wire = new KadWire(await reopenStream(entry, target))
+          log('%p: stream broke before its answer, asking again on a new stream - %s', entry.peerId, describeError(err))
+          wire.abort(err instanceof Error ? err : new Error(describeError(err)))
+          wire = new KadWire(await reopenStream(entry, target, streamConnection))
+          streamConnection = connectionOf(host, entry.peerId, wire.stream)
           streams++
           regions.unshift(prefix)
           continue
@@ -264,12 +268,12 @@ export async function dialTarget (host: CrawlHost, peerId: PeerId, addresses: re
  * up through a relay (seconds), or the dial meets a connection that is closing: one more try on
  * a dial failure, each with its own timeout.
  */
-export async function openDhtStream (host: CrawlHost, target: PeerId | Multiaddr[], options: { signal: AbortSignal, dialTimeoutMs: number }): Promise<Stream> {
+export async function openDhtStream (host: CrawlHost, target: PeerId | Multiaddr[], options: { signal: AbortSignal, dialTimeoutMs: number, force?: boolean }): Promise<Stream> {
   const { signal, dialTimeoutMs } = options
   // force: the retry gets a new connection, not the one that may be closing.
   const dial = async (force: boolean): Promise<Stream> => await host.node.dialProtocol(target, DHT_PROTOCOL, { force, signal: AbortSignal.any([signal, AbortSignal.timeout(dialTimeoutMs)]) })
   try {
-    return await dial(false)
+    return await dial(options.force ?? false)
   } catch (err) {
     signal.throwIfAborted()
     log('dial to %s failed, trying once more on a new connection - %e', target.toString(), err)
@@ -303,6 +307,10 @@ async function nodeKind (host: CrawlHost, peerId: PeerId, addresses: Multiaddr[]
   return 'other'
 }
 
+function connectionOf (host: CrawlHost, peer: PeerId, stream: Stream): Connection | undefined {
+  return host.node.getConnections(peer).find(connection => connection.streams.includes(stream))
+}
+
 /** The request's own timeout fired (the crawl's signal is checked apart). */
 function isTimeout (err: unknown): boolean {
   const name = (err as Error | undefined)?.name
@@ -311,6 +319,8 @@ function isTimeout (err: unknown): boolean {
 
 export function describeError (err: unknown): string {
   if (err instanceof Error) return err.name === 'Error' ? err.message : `${err.name}: ${err.message}`
+  // WebRTC data channels fail with a bare Event (`error`, `close`), which prints as [object Event].
+  if (typeof Event !== 'undefined' && err instanceof Event) return `${err.type} event on the ${(err.target as object | null)?.constructor.name ?? 'stream'}`
   return String(err)
 }
 

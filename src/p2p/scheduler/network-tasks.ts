@@ -53,6 +53,12 @@ const RELAY_BACKOFF_MAX_MS = 8_000
 const DIALS_PER_RUN = 2
 /** Below this many direct connections a tab dials anyone; above, only peers with a larger ID. */
 const MIN_DIRECT_CONNECTIONS = 2
+/**
+ * A tab below MIN_DIRECT_CONNECTIONS walks again this soon, doubling up to the walk's interval:
+ * a peer whose WebRTC dial failed during a lookup never reaches the routing table, so auto-dial
+ * cannot retry it, and otherwise only the next walk, 30 s later, would meet it again.
+ */
+const SPARSE_WALK_INITIAL_MS = 5_000
 
 /** Starts a scheduler running the tab's network tasks; the caller owns `stop()`. */
 export function startNetworkScheduler (context: NetworkTaskContext): Scheduler {
@@ -107,7 +113,7 @@ function autoDialTask ({ node, kad, maxDirectConnections }: NetworkTaskContext):
     timeoutMs: 30_000,
     async run (signal): Promise<TaskOutcome> {
       const self = node.peerId.toString()
-      const direct = new Set(node.getConnections().filter(connection => WebRTC.matches(connection.remoteAddr) && connection.status === 'open').map(connection => connection.remotePeer.toString()))
+      const direct = directPeers(node)
       const readded = await offerDirectPeersMissingFromTable(node, kad, direct, signal)
       const candidates: PeerId[] = []
       for (const contact of kad.routingTablePeers()) {
@@ -135,7 +141,7 @@ function autoDialTask ({ node, kad, maxDirectConnections }: NetworkTaskContext):
           dialing.delete(peer.toString())
         }
       }))
-      const total = new Set(node.getConnections().filter(connection => WebRTC.matches(connection.remoteAddr) && connection.status === 'open').map(connection => connection.remotePeer.toString())).size
+      const total = directPeers(node).size
       return { summary: `${total} direct connection(s)${opened + failed > 0 ? `; opened ${opened}, failed ${failed}` : ''}${readded > 0 ? `; ${readded} directly connected peer(s) offered to the routing table again` : ''}` }
     }
   }
@@ -162,7 +168,13 @@ export async function offerDirectPeersMissingFromTable (node: WebkadNode, kad: K
   return offered
 }
 
-function randomWalkTask ({ dht, kad, trace }: NetworkTaskContext): TaskDefinition {
+/** Peers this node has an open direct (WebRTC) connection to. */
+function directPeers (node: WebkadNode): Set<string> {
+  return new Set(node.getConnections().filter(connection => WebRTC.matches(connection.remoteAddr) && connection.status === 'open').map(connection => connection.remotePeer.toString()))
+}
+
+function randomWalkTask ({ dht, kad, node, trace }: NetworkTaskContext): TaskDefinition {
+  const sparse = new Backoff(SPARSE_WALK_INITIAL_MS, TASK_INTERVALS.randomWalk)
   return {
     id: 'random-walk',
     title: 'Random walk',
@@ -173,7 +185,11 @@ function randomWalkTask ({ dht, kad, trace }: NetworkTaskContext): TaskDefinitio
       const before = kad.routingTable.size
       const target = crypto.getRandomValues(new Uint8Array(32))
       const result = await dht.lookupClosestPeers(target, 'random walk', { signal, onProgress: trace() })
-      return { summary: `${result.peers.length} close peer(s) found; routing table ${before} → ${kad.routingTable.size}` }
+      const summary = `${result.peers.length} close peer(s) found; routing table ${before} → ${kad.routingTable.size}`
+      const direct = directPeers(node).size
+      if (direct >= MIN_DIRECT_CONNECTIONS) { sparse.reset(); return { summary } }
+      const nextRunInMs = sparse.fail()
+      return { summary: `${summary}; ${direct} direct connection(s), walking again in ${Math.round(nextRunInMs / 1000)} s`, nextRunInMs }
     }
   }
 }

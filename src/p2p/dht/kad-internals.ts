@@ -43,7 +43,7 @@ export interface KadRoutingTableInternals {
 
 interface KBucketsWithVerify {
   verify?: unknown
-  localPeer?: { kadId?: Uint8Array }
+  localPeer?: { kadId?: Uint8Array, peerId?: PeerId }
 }
 
 /** kad-dht's routing-table refresh, which the refresh patch's test drives directly. */
@@ -165,7 +165,10 @@ function buildAdapter (dht: KadDHT): KadInternals {
       if (kb == null || typeof kb.verify !== 'function') {
         throw new KadInternalsChangedError('@libp2p/kad-dht internals changed: routingTable.kb.verify not found (ping-before-add switch)')
       }
-      kb.verify = async () => true
+      // The ping it skips also kept the node itself out: a FIND_NODE for this node's own ID is
+      // answered with this node's own record (kad-dht looks the key up as a peer ID), and kad-dht
+      // offers every peer an answer names to its table. A ping to oneself fails; this must too.
+      kb.verify = async (contact: { peerId: PeerId }) => !contact.peerId.equals(kb.localPeer?.peerId)
     },
     localKadId () {
       const kadId = buckets()?.localPeer?.kadId

@@ -131,6 +131,22 @@ describe('kadInternals on a real @libp2p/kad-dht', () => {
     expect(await lookup()).toBe(1)
   })
 
+  it('skipPingBeforeAdd still keeps the node itself out of its table (a lookup of its own ID is answered with it)', async () => {
+    const [a, b] = [await dhtNode(), await dhtNode()]
+    kadInternals(a.services.dht).skipPingBeforeAdd()
+    await a.dial(b.getMultiaddrs()[0]!)
+    await tableSize(a, 1)
+    // b answers FIND_NODE(a's ID) with a's own record; kad-dht offers every named peer to a's table.
+    let namedSelf = false
+    for await (const event of a.services.dht.getClosestPeers(a.peerId.toMultihash().bytes, { signal: AbortSignal.timeout(5_000) })) {
+      if (event.name === 'PEER_RESPONSE' && event.closer.some(peer => peer.id.equals(a.peerId))) namedSelf = true
+    }
+    expect(namedSelf, 'b named a to itself').toBe(true)
+    // Any queued table update for it has run by the time a second, plain lookup ends.
+    for await (const event of a.services.dht.getClosestPeers(new Uint8Array(32), { signal: AbortSignal.timeout(5_000) })) void event
+    expect(kadInternals(a.services.dht).routingTablePeers().map(contact => contact.peerId.toString())).toEqual([b.peerId.toString()])
+  })
+
   it('throws KadInternalsChangedError for something that is not kad-dht', () => {
     for (const fake of [{}, { routingTable: {} }, { onPeerConnect: () => {}, routingTable: { size: 0 } }]) {
       let err: unknown

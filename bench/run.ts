@@ -50,6 +50,7 @@ const SECTIONS: SectionSpec[] = [
   { id: 'page', run: async (options, browser) => await runPageLoad({ ...options, browser: await browser() }) },
   { id: 'files', run: async (options, browser) => await runFiles({ ...options, browser: await browser() }) },
   nodeSection('simulated-network', 'simulated-network.ts', 'runSimulatedNetwork'),
+  nodeSection('crawl', 'simulated-crawl.ts', 'runSimulatedCrawl'),
   nodeSection('relay-capacity', 'relay-capacity.ts', 'runRelayCapacity'),
   { id: 'relay-restart', run: async (options, browser) => await runRelayRestart({ ...options, browser: await browser() }) }
 ]

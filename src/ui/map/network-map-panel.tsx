@@ -19,6 +19,8 @@ const NO_COUNTS: CrawlCounts = { crawled: 0, found: 0, unreachable: 0, requests:
 const SIZE = 420
 const CENTER = SIZE / 2
 const RADIUS = 170
+/** Above this many routing-table edges the map draws them fainter (a 50-node crawl has ~1500). */
+const DENSE_EDGES = 200
 const MIN_REPEAT_S = 5
 const MAX_REPEAT_S = 3600
 
@@ -86,6 +88,7 @@ export function NetworkMapPanel ({ session }: { session: WebkadSession }): React
 
   const placed = useMemo(() => (result?.nodes ?? []).map(place).filter((node): node is PlacedNode => node != null), [result])
   const byPeer = useMemo(() => new Map(placed.map(entry => [entry.node.peerId, entry])), [placed])
+  const edgeCount = useMemo(() => placed.reduce((sum, entry) => sum + entry.node.routingTable.filter(peer => byPeer.has(peer)).length, 0), [placed, byPeer])
   const kBucketSize = result?.kBucketSize ?? 20
   const repeatValid = /^\d+$/.test(repeatSeconds) && Number(repeatSeconds) >= MIN_REPEAT_S && Number(repeatSeconds) <= MAX_REPEAT_S
 
@@ -173,7 +176,7 @@ export function NetworkMapPanel ({ session }: { session: WebkadSession }): React
       {result != null && (
         <>
           <label><input type="checkbox" checked={showEdges} onChange={event => { setShowEdges(event.target.checked) }} aria-label="Show routing-table edges" /> Show routing-table edges</label>
-          <svg className="map-ring" viewBox={`0 0 ${SIZE} ${SIZE}`} role="img" aria-label={`Network map ring: ${placed.length} nodes on the keyspace ring`}>
+          <svg className={edgeCount > DENSE_EDGES ? 'map-ring map-dense' : 'map-ring'} viewBox={`0 0 ${SIZE} ${SIZE}`} role="img" aria-label={`Network map ring: ${placed.length} nodes on the keyspace ring`}>
             <circle cx={CENTER} cy={CENTER} r={RADIUS} className="map-ring-line" />
             {showEdges && placed.flatMap(from => from.node.routingTable.map(peer => byPeer.get(peer)).filter(to => to != null).map(to => (
               <line key={`${from.node.peerId}>${to.node.peerId}`} x1={from.x} y1={from.y} x2={to.x} y2={to.y} className={from.node.peerId === chosen ? 'map-edge map-edge-chosen' : 'map-edge'} />

@@ -36,7 +36,8 @@ afterEach(async () => {
 })
 
 /** Three honest nodes (one put the record), a liar all of them know, and the asker's crawl of all four. */
-async function startWithLiar (answer: (request: Message) => Uint8Array | 'never'): Promise<{ host: KeyHoldersHost, crawl: Awaited<ReturnType<typeof crawlNetwork>> }> {
+/** 'never': the stream stays silent; 'close': the stream is cut before the answer (as a duplicate connection's close does). */
+async function startWithLiar (answer: (request: Message) => Uint8Array | 'never' | 'close'): Promise<{ host: KeyHoldersHost, crawl: Awaited<ReturnType<typeof crawlNetwork>> }> {
   honest = await startDhtNetwork(3, 20)
   liar = await startMemoryNode({ name: 'holders-liar' })
   await liar.handle(DHT_PROTOCOL, async (stream) => {
@@ -50,6 +51,7 @@ async function startWithLiar (answer: (request: Message) => Uint8Array | 'never'
         }
         const bytes = answer(request)
         if (bytes === 'never') continue
+        if (bytes === 'close') { stream.abort(new Error('connection closed as a duplicate')); return }
         await lp.write(bytes)
       }
     } catch {
@@ -124,5 +126,32 @@ describe('a holder answering GET_VALUE with bytes that are not a usable answer',
   it('no answer at all: unreachable after the request timeout, the others unaffected', async () => {
     const { host, crawl } = await startWithLiar(() => 'never')
     await expectLiarAndHonest(host, crawl, 'unreachable', /TimeoutError|abort/i)
+  }, 60_000)
+})
+
+describe('a holder whose stream breaks before it answers (a duplicate WebRTC connection closed under it)', () => {
+  it('is asked again once on a new stream and counts as holding', async () => {
+    let requests = 0
+    // The real record, known once the author has put it.
+    const real: { record?: Uint8Array } = {}
+    const { host, crawl } = await startWithLiar(() => {
+      requests++
+      if (requests === 1 || real.record == null) return 'close'
+      return recordAnswer(real.record)
+    })
+    const value = await honest[1]!.storedValue(fromString(KEY))
+    if (value == null) throw new Error('the author did not store its record')
+    real.record = new Libp2pRecord(fromString(KEY), value, new Date()).serialize()
+    requests = 0
+    await expectLiarAndHonest(host, crawl, 'holds')
+    expect(requests).toBe(2)
+  }, 60_000)
+
+  it('is unreachable when every stream breaks, after two: no loop', async () => {
+    let requests = 0
+    const { host, crawl } = await startWithLiar(() => { requests++; return 'close' })
+    requests = 0
+    await expectLiarAndHonest(host, crawl, 'unreachable', /duplicate|closed|reset|abort|EOF/i)
+    expect(requests).toBe(2)
   }, 60_000)
 })

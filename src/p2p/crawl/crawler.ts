@@ -131,15 +131,7 @@ export async function crawlNetwork (host: CrawlHost, options: CrawlOptions = {})
   }
 
   const openStream = async (target: PeerId | Multiaddr[]): Promise<Stream> => await openDhtStream(host, target, { signal, dialTimeoutMs })
-
-  // After a broken stream: another open connection (the one both ends keep when the broken one is
-  // being closed as a duplicate), else a new connection; never the connection the stream broke on.
-  const reopenStream = async (entry: NodeEntry, target: PeerId | Multiaddr[], broken: Connection | undefined): Promise<Stream> => {
-    const open = host.node.getConnections(entry.peerId).filter(connection => connection !== broken && connection.status === 'open' && connection.limits == null)
-    const keep = open.length > 0 ? preferredConnection(self, open) : undefined
-    if (keep == null) return await openDhtStream(host, target, { signal, dialTimeoutMs, force: true })
-    return await keep.newStream(DHT_PROTOCOL, { signal: AbortSignal.any([signal, AbortSignal.timeout(dialTimeoutMs)]) })
-  }
+  const reopenStream = async (entry: NodeEntry, target: PeerId | Multiaddr[], broken: Connection | undefined): Promise<Stream> => await reopenDhtStream(host, entry.peerId, target, broken, { signal, dialTimeoutMs })
 
   const crawlOne = async (entry: NodeEntry): Promise<void> => {
     let wire: KadWire | undefined
@@ -305,6 +297,43 @@ async function nodeKind (host: CrawlHost, peerId: PeerId, addresses: Multiaddr[]
   } catch { /* never identified */ }
   if (addresses.length > 0 && addresses.every(address => address.toString().includes('/p2p-circuit'))) return 'tab'
   return 'other'
+}
+
+/**
+ * After a broken stream: a stream on another open connection (the one both ends keep when the
+ * broken one is being closed as a duplicate), else on a new connection; never on the connection
+ * the stream broke on.
+ */
+export async function reopenDhtStream (host: CrawlHost, peer: PeerId, target: PeerId | Multiaddr[], broken: Connection | undefined, options: { signal: AbortSignal, dialTimeoutMs: number }): Promise<Stream> {
+  const { signal, dialTimeoutMs } = options
+  const open = host.node.getConnections(peer).filter(connection => connection !== broken && connection.status === 'open' && connection.limits == null)
+  const keep = open.length > 0 ? preferredConnection(host.node.peerId, open) : undefined
+  if (keep == null) return await openDhtStream(host, target, { signal, dialTimeoutMs, force: true })
+  return await keep.newStream(DHT_PROTOCOL, { signal: AbortSignal.any([signal, AbortSignal.timeout(dialTimeoutMs)]) })
+}
+
+/**
+ * One request to a peer on a stream of its own, asked once more on a new stream (reopenDhtStream)
+ * when the first breaks before its answer, as the crawl does; a lie, a timeout or our abort is not
+ * asked again. The stream is closed after the answer.
+ */
+export async function requestOnce<T> (host: CrawlHost, peer: PeerId, target: PeerId | Multiaddr[], ask: (wire: KadWire) => Promise<T>, options: { signal: AbortSignal, dialTimeoutMs: number }): Promise<T> {
+  const { signal } = options
+  let wire = new KadWire(await openDhtStream(host, target, options))
+  let connection = connectionOf(host, peer, wire.stream)
+  for (let streams = 1; ; streams++) {
+    try {
+      const answer = await ask(wire)
+      await wire.close({ signal: AbortSignal.timeout(1000) }).catch(() => {})
+      return answer
+    } catch (err) {
+      wire.abort(err instanceof Error ? err : new Error(describeError(err)))
+      if (signal.aborted || err instanceof CrawlProtocolError || isTimeout(err) || streams >= MAX_STREAMS_PER_PEER) throw err
+      log('%p: stream broke before its answer, asking again on a new stream - %s', peer, describeError(err))
+      wire = new KadWire(await reopenDhtStream(host, peer, target, connection, options))
+      connection = connectionOf(host, peer, wire.stream)
+    }
+  }
 }
 
 function connectionOf (host: CrawlHost, peer: PeerId, stream: Stream): Connection | undefined {

@@ -5,8 +5,7 @@ import { fromString } from 'uint8arrays'
 import { compactDistance, compareDistances, kadIdOfKey, kadIdOfPeer, toHex, xorDistance } from '../dht/kad-math.ts'
 import { CrawlProtocolError } from '../errors.ts'
 import { compareRecords, decodeRecordEnvelope, parseRecordKey, validateRecord } from '../dht/records.ts'
-import { dialTarget, describeError, openDhtStream } from './crawler.ts'
-import { KadWire } from './kad-wire.ts'
+import { dialTarget, describeError, requestOnce } from './crawler.ts'
 import type { CrawlHost } from './crawler.ts'
 import type { CrawlResult } from './crawl-types.ts'
 import type { AbortOptions } from '@libp2p/interface'
@@ -101,14 +100,7 @@ export async function findKeyHolders (host: KeyHoldersHost, crawl: Pick<CrawlRes
       } else {
         const dialable = await dialTarget(host, candidate.peerId, candidate.addresses)
         if (dialable == null) throw new Error('no address known')
-        const wire = new KadWire(await openDhtStream(host, dialable, { signal, dialTimeoutMs }))
-        try {
-          value = (await wire.getValue(keyBytes, { signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeoutMs)]) })).value
-          await wire.close({ signal: AbortSignal.timeout(1000) })
-        } catch (err) {
-          wire.abort(err instanceof Error ? err : new Error(String(err)))
-          throw err
-        }
+        value = await requestOnce(host, candidate.peerId, dialable, async wire => (await wire.getValue(keyBytes, { signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeoutMs)]) })).value, { signal, dialTimeoutMs })
       }
     } catch (err) {
       signal.throwIfAborted()

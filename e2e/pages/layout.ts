@@ -40,6 +40,25 @@ export class PageLayout {
     return await this.page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }))
   }
 
+  /** The innermost elements that reach past the viewport's right edge (what makes the page scroll sideways). */
+  async overflowing (limit = 5): Promise<string[]> {
+    return await this.page.evaluate((limit) => {
+      const width = window.innerWidth
+      // Inside a box that clips or scrolls sideways (the section index), overflow stays in that box.
+      const clipped = (element: Element): boolean => {
+        for (let parent = element.parentElement; parent != null && parent !== document.body; parent = parent.parentElement) if (getComputedStyle(parent).overflowX !== 'visible') return true
+        return false
+      }
+      const past = Array.from(document.querySelectorAll('body *')).filter(element => element.getBoundingClientRect().right > width + 1 && !clipped(element))
+      const innermost = past.filter(element => !past.some(other => other !== element && element.contains(other)))
+      return innermost.slice(0, limit).map(element => {
+        const box = element.getBoundingClientRect()
+        const label = element.getAttribute('aria-label') ?? element.closest('[aria-label]')?.getAttribute('aria-label') ?? ''
+        return `<${element.tagName.toLowerCase()}${element.className !== '' ? ` class="${String(element.className)}"` : ''}> in "${label}" ${Math.round(box.left)}-${Math.round(box.right)} px: ${(element.textContent ?? '').trim().slice(0, 60)}`
+      })
+    }, limit)
+  }
+
   /**
    * Rendered buttons whose label takes more than one line box. Action buttons (Copy, Put, Run
    * now) are inline boxes of text; buttons laid out as flex or grid are rows of content (a

@@ -14,7 +14,7 @@ export type HolderState = 'holds' | 'stale' | 'none' | 'invalid' | 'unreachable'
 
 export interface MapNode { peer: string, kind: MapNodeKind, status: MapNodeStatus, tableSize: number }
 export interface CrawlCountsShown { crawled: number, found: number, unreachable: number, requests: number }
-export interface KeyHolderShown { peer: string, state: HolderState, sequence?: string }
+export interface KeyHolderShown { peer: string, state: HolderState, sequence?: string, /** The row's note, e.g. why the node could not be asked. */ note: string }
 
 /**
  * The Network map panel of one tab, driven through its UI: role and label locators for
@@ -108,7 +108,8 @@ export class MapPanel {
     return await this.holderList.locator('[data-testid="key-holder"]').evaluateAll(rows => rows.map(row => ({
       peer: row.getAttribute('data-peer') ?? '',
       state: row.getAttribute('data-holder-state') as HolderState,
-      ...(row.getAttribute('data-sequence') != null ? { sequence: row.getAttribute('data-sequence') ?? '' } : {})
+      ...(row.getAttribute('data-sequence') != null ? { sequence: row.getAttribute('data-sequence') ?? '' } : {}),
+      note: row.textContent ?? ''
     })))
   }
 

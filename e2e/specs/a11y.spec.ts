@@ -5,6 +5,7 @@ import { ChatPanel } from '../pages/chat-panel.ts'
 import { DhtPanel } from '../pages/dht-panel.ts'
 import { FilesPanel } from '../pages/files-panel.ts'
 import { PageLayout } from '../pages/layout.ts'
+import { MapPanel } from '../pages/map-panel.ts'
 import type { AxeFinding, WrappedButton } from '../pages/layout.ts'
 import type { Page } from '@playwright/test'
 
@@ -25,7 +26,7 @@ const SECTIONS = [
   ['Scheduler', 'scheduler'], ['Stored here', 'stored'], ['Files', 'files'], ['Network map', 'network-map']
 ] as const
 
-interface Measured { scrollWidth: number, innerWidth: number, wrapped: WrappedButton[], axe: AxeFinding[] }
+interface Measured { scrollWidth: number, innerWidth: number, wrapped: WrappedButton[], axe: AxeFinding[], overflowing: string[] }
 
 /** Tabs through the whole page; returns what each stop was and whether it drew a focus outline. */
 async function tabThrough (page: Page, maxStops: number): Promise<Array<{ key: string, outlined: boolean }>> {
@@ -65,7 +66,7 @@ test('layout and accessibility at 390-1920 px, light and dark', async ({ openTab
   const files = new FilesPanel(page)
   const otherId = await other.peerId()
 
-  await test.step('fill the panels: Find peer, a Put and its trace, a chat, a shared file', async () => {
+  await test.step('fill the panels: Find peer, a Put and its trace, a chat, a shared file, a crawl with a key\'s holders', async () => {
     await tab.findPeer(otherId)
     await dht.put('a11y/check', 'a record, so the Put result, the lookup list and the ring fill in')
     await expect(dht.routingPeers()).not.toHaveCount(0, { timeout: 20_000 })
@@ -75,6 +76,12 @@ test('layout and accessibility at 390-1920 px, light and dark', async ({ openTab
     await chat.openChat(otherId)
     await chat.send('hello, a message long enough to fill a line of the chat log at 390 px wide')
     await files.share('a11y-check.bin', randomBytes(64 * 1024))
+    // The map with a crawl, a key's holders and a lookup chosen for replay.
+    const map = new MapPanel(page)
+    expect(await map.crawl()).toBe('done')
+    expect((await map.holders('a11y/check')).length).toBeGreaterThan(0)
+    await map.lookupSelect.selectOption({ index: 1 })
+    await expect(map.replayStep).toHaveAttribute('data-step', '0')
   })
 
   const measured: Record<string, Measured> = {}
@@ -89,7 +96,8 @@ test('layout and accessibility at 390-1920 px, light and dark', async ({ openTab
         const wrapped = await layout.wrappedButtons()
         const axe = withAxe ? await layout.axeFindings() : []
         const where = `${width} px ${colorScheme}`
-        measured[where] = { scrollWidth, innerWidth, wrapped, axe }
+        const overflowing = scrollWidth > innerWidth ? await layout.overflowing() : []
+        measured[where] = { scrollWidth, innerWidth, wrapped, axe, overflowing }
         const byImpact = ['critical', 'serious', 'moderate', 'minor'].map(impact => `${impact} ${axe.filter(finding => finding.impact === impact).length}`).join(', ')
         console.log(`${where}: scrollWidth ${scrollWidth} / innerWidth ${innerWidth}, wrapped buttons ${wrapped.length}${withAxe ? `, axe: ${byImpact}` : ''}`)
         for (const finding of axe) console.log(`  axe ${finding.impact} ${finding.id} ×${finding.nodes}: ${finding.targets.map((target, index) => `${target} (${finding.messages[index] ?? ''})`).join(' | ')}`)
@@ -98,7 +106,7 @@ test('layout and accessibility at 390-1920 px, light and dark', async ({ openTab
     }
   })
   for (const [where, result] of Object.entries(measured)) {
-    expect.soft(result.scrollWidth, `${where}: no sideways scroll`).toBeLessThanOrEqual(result.innerWidth)
+    expect.soft(result.scrollWidth, `${where}: no sideways scroll (past the edge: ${result.overflowing.join(' | ')})`).toBeLessThanOrEqual(result.innerWidth)
     expect.soft(result.wrapped, `${where}: no button label on two lines`).toEqual([])
     expect.soft(result.axe.filter(finding => finding.impact === 'serious' || finding.impact === 'critical'), `${where}: serious or critical axe findings`).toEqual([])
   }

@@ -99,14 +99,16 @@ function sameList (a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((item, index) => item === b[index])
 }
 
-async function crawl (tab: WebkadTab): Promise<{ result: CrawlResult, elapsedMs: number, startedAt: number }> {
+async function crawl (tab: WebkadTab): Promise<{ result: CrawlResult, elapsedMs: number, startedAt: number, askedAt: Record<string, number> }> {
   return await tab.page.evaluate(async () => {
     const session = window.webkad?.session
     if (session == null) throw new Error('window.webkad is missing')
     const startedAt = Date.now()
     const started = performance.now()
-    const result = await session.crawl()
-    return { result, elapsedMs: performance.now() - started, startedAt }
+    // When each peer's first FIND_NODE left (its stream open): dial time vs answer time.
+    const askedAt: Record<string, number> = {}
+    const result = await session.crawl({ onProgress: (event) => { if (event.name === 'crawl:request') askedAt[event.peerId] ??= Date.now() - startedAt } })
+    return { result, elapsedMs: performance.now() - started, startedAt, askedAt }
   })
 }
 
@@ -132,14 +134,14 @@ test('a crawl from one tab finds 5 tabs, 2 relays and a stock peer, and reads ev
     expect(new Set(expected).size).toBe(8)
     const names = new Map([[relay.peerId, 'relay A'], [relayB.peerId, 'relay B'], [stock.peerId, 'stock peer'], ...tabIds.map((id, index): [string, string] => [id, `tab ${index + 1}`])])
 
-    let first: { result: CrawlResult, elapsedMs: number, startedAt: number } | undefined
+    let first: Awaited<ReturnType<typeof crawl>> | undefined
     await test.step('crawl once every table has settled: all 8 nodes found and crawled', async () => {
       await Promise.all(tabs.map(async tab => { await tableSettled(tab, TABLES_QUIET_MS) }))
       await Promise.all(tabs.map(async tab => { await recordTable(tab) }))
       first = await crawl(crawler)
       const { result, elapsedMs } = first
-      console.log(`map: crawl of 7 nodes + the stock peer: ${elapsedMs.toFixed(0)} ms, ${result.requests} FIND_NODE requests`)
-      for (const node of result.nodes) console.log(`map:   ${names.get(node.peerId) ?? node.peerId} ${node.kind} ${node.status}, ${node.requests} requests, table ${node.routingTable.length}${node.error != null ? `, ${node.error}` : ''}`)
+      console.log(`map: crawl of 7 nodes + the stock peer: ${result.finishedAt - result.startedAt} ms in crawlNetwork (${elapsedMs.toFixed(0)} ms with loading its module), ${result.requests} FIND_NODE requests`)
+      for (const node of result.nodes) console.log(`map:   ${names.get(node.peerId) ?? node.peerId} ${node.kind} ${node.status}, ${node.requests} requests, table ${node.routingTable.length}${first!.askedAt[node.peerId] != null ? `, asked ${first!.askedAt[node.peerId]} ms` : ''}${node.crawledAt != null ? `, answered ${node.crawledAt - first!.startedAt} ms into the crawl` : ''}${node.error != null ? `, ${node.error}` : ''}`)
       expect(result.cancelled).toBe(false)
       expect(result.crawler).toBe(crawlerId)
       expect(result.nodes.map(node => node.peerId).sort()).toEqual(expected)
@@ -191,7 +193,9 @@ test('a crawl from one tab finds 5 tabs, 2 relays and a stock peer, and reads ev
       expect(cancelled.names.filter(name => name === 'crawl:crawled')).toHaveLength(1)
       const again = await crawl(crawler)
       expect(again.result.cancelled).toBe(false)
-      expect(again.result.nodes.filter(node => node.status === 'crawled' || node.status === 'self').map(node => node.peerId).sort()).toEqual(expected)
+      const notCrawled = again.result.nodes.filter(node => node.status !== 'crawled' && node.status !== 'self').map(node => `${names.get(node.peerId) ?? node.peerId}: ${node.status}, ${node.requests} requests${node.error != null ? `, ${node.error}` : ''}`)
+      const missing = expected.filter(id => !again.result.nodes.some(node => node.peerId === id)).map(id => names.get(id) ?? id)
+      expect(again.result.nodes.filter(node => node.status === 'crawled' || node.status === 'self').map(node => node.peerId).sort(), `after the cancelled crawl: not crawled ${JSON.stringify(notCrawled)}, not found ${JSON.stringify(missing)}`).toEqual(expected)
       console.log(`map: crawl after the cancelled one: ${again.elapsedMs.toFixed(0)} ms, ${again.result.requests} FIND_NODE requests`)
     })
 
@@ -211,7 +215,7 @@ test('a crawl from one tab finds 5 tabs, 2 relays and a stock peer, and reads ev
       expect(shown.map(holder => holder.peer).sort()).toEqual(expected)
       const holders = new Set([...put.accepted, crawlerId])
       for (const holder of shown) {
-        expect(holder.state, `holder state of ${holder.peer}`).toBe(holders.has(holder.peer) ? 'holds' : 'none')
+        expect(holder.state, `holder state of ${names.get(holder.peer) ?? holder.peer}: ${holder.note}`).toBe(holders.has(holder.peer) ? 'holds' : 'none')
         if (holder.state === 'holds') expect(holder.sequence).toBe(put.sequence)
       }
       console.log(`map: holders shown: ${shown.filter(holder => holder.state === 'holds').length} hold, ${shown.filter(holder => holder.state === 'none').length} none`)

@@ -125,9 +125,12 @@ export async function crawlNetwork (host: CrawlHost, options: CrawlOptions = {})
   const selfEntry: NodeEntry = { peerId: self, kadId: kadIdOfPeer(self), addresses: host.node.getMultiaddrs(), seenAt: startedAt, table: new Map(), requests: 0, status: 'self', crawledAt: startedAt }
   nodes.set(self.toString(), selfEntry)
   counts.found++
-  for (const peer of host.routingTablePeers()) {
+  // Peer-store reads (IndexedDB in a tab) at once, not one after another: they delayed the first request.
+  const seeds = host.routingTablePeers()
+  const seedAddresses = await Promise.all(seeds.map(async peer => await knownAddresses(host, peer)))
+  for (const [index, peer] of seeds.entries()) {
     selfEntry.table.set(peer.toString(), peer)
-    discover(peer, await knownAddresses(host, peer))
+    discover(peer, seedAddresses[index] ?? [])
   }
 
   const openStream = async (target: PeerId | Multiaddr[]): Promise<Stream> => await openDhtStream(host, target, { signal, dialTimeoutMs })

@@ -224,7 +224,7 @@ export function NetworkMapPanel ({ session }: { session: WebkadSession }): React
             {result.nodes.map(node => (
               <li key={node.peerId}>
                 <button type="button" data-peer={node.peerId} data-kind={node.kind} data-status={node.status} data-table-size={node.routingTable.length} aria-pressed={node.peerId === chosen} onClick={() => { setChosen(node.peerId) }}>
-                  <code>{shortPeerId(node.peerId)}</code> {node.kind}, {node.status}, {node.routingTable.length} in table
+                  <code>{shortPeerId(node.peerId)}</code> <span>{node.kind}, {node.status}, {node.routingTable.length} in table</span>
                 </button>
                 <meter min={0} max={Math.max(kBucketSize, node.routingTable.length)} value={node.routingTable.length} aria-label={`Routing-table entries of ${shortPeerId(node.peerId)}`} />
               </li>

@@ -1,5 +1,5 @@
 import { useRef, useState } from 'react'
-import { ChatPanel } from './chat/chat-panel.tsx'
+import { ChatSection } from './chat/chat-section.tsx'
 import { ConnectPanel } from './connect/connect-panel.tsx'
 import { IdentityPanel } from './connect/identity-panel.tsx'
 import { NodeCard } from './connect/node-card.tsx'
@@ -65,7 +65,7 @@ export function App ({ session, initialBootnodes }: { session: WebkadSession, in
           <KeyspaceRingSection session={session} selectedQueryId={selectedQueryId} onSelectQuery={setSelectedQueryId} />
           <QueryListSection session={session} onSelectQuery={setSelectedQueryId} />
         </PageGroup>
-        <PageGroup id="chat"><ChatPanel session={session} /></PageGroup>
+        <PageGroup id="chat"><ChatSection session={session} /></PageGroup>
         <PageGroup id="scheduler"><SchedulerSection session={session} /></PageGroup>
         <PageGroup id="stored"><StoredHereSection session={session} /></PageGroup>
         <PageGroup id="files"><FilesSection session={session} /></PageGroup>

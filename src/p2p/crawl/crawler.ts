@@ -134,7 +134,8 @@ export async function crawlNetwork (host: CrawlHost, options: CrawlOptions = {})
   }
 
   const openStream = async (target: PeerId | Multiaddr[]): Promise<Stream> => await openDhtStream(host, target, { signal, dialTimeoutMs })
-  const reopenStream = async (entry: NodeEntry, target: PeerId | Multiaddr[], broken: Connection | undefined): Promise<Stream> => await reopenDhtStream(host, entry.peerId, target, broken, { signal, dialTimeoutMs })
+  // After a broken stream: never on the connection it broke on.
+  const reopenStream = async (target: PeerId | Multiaddr[], broken: Connection | undefined): Promise<Stream> => await openDhtStream(host, target, { signal, dialTimeoutMs, ...(broken != null ? { avoid: broken } : {}) })
 
   const crawlOne = async (entry: NodeEntry): Promise<void> => {
     let wire: KadWire | undefined
@@ -163,7 +164,7 @@ export async function crawlNetwork (host: CrawlHost, options: CrawlOptions = {})
           if (signal.aborted || err instanceof CrawlProtocolError || isTimeout(err) || streams >= MAX_STREAMS_PER_PEER) throw err
           log('%p: stream broke before its answer, asking again on a new stream - %s', entry.peerId, describeError(err))
           wire.abort(err instanceof Error ? err : new Error(describeError(err)))
-          wire = new KadWire(await reopenStream(entry, target, streamConnection))
+          wire = new KadWire(await reopenStream(target, streamConnection))
           streamConnection = connectionOf(host, entry.peerId, wire.stream)
           streams++
           regions.unshift(prefix)
@@ -259,21 +260,34 @@ export async function dialTarget (host: CrawlHost, peerId: PeerId, addresses: re
 }
 
 /**
- * A stream on the standard kad protocol. A tab is often reached by a new WebRTC connection set
- * up through a relay (seconds), or the dial meets a connection that is closing: one more try on
- * a dial failure, each with its own timeout.
+ * A stream on the standard kad protocol. With two WebRTC connections to a peer (both tabs dialled
+ * at once) the stream goes on the one both ends keep (preferredConnection): libp2p's own choice
+ * may be the duplicate about to be closed under it. A tab is often reached by a new WebRTC
+ * connection set up through a relay (seconds), or the first try meets a connection that is
+ * closing: one more try, away from the connection that failed, each with its own timeout.
  */
-export async function openDhtStream (host: CrawlHost, target: PeerId | Multiaddr[], options: { signal: AbortSignal, dialTimeoutMs: number, force?: boolean }): Promise<Stream> {
+export async function openDhtStream (host: CrawlHost, target: PeerId | Multiaddr[], options: { signal: AbortSignal, dialTimeoutMs: number, avoid?: Connection }): Promise<Stream> {
   const { signal, dialTimeoutMs } = options
-  // force: the retry gets a new connection, not the one that may be closing.
-  const dial = async (force: boolean): Promise<Stream> => await host.node.dialProtocol(target, DHT_PROTOCOL, { force, signal: AbortSignal.any([signal, AbortSignal.timeout(dialTimeoutMs)]) })
-  try {
-    return await dial(options.force ?? false)
-  } catch (err) {
-    signal.throwIfAborted()
-    log('dial to %s failed, trying once more on a new connection - %e', target.toString(), err)
-    return await dial(true)
+  const attempt = async (avoid: Connection | undefined): Promise<{ stream?: Stream, used?: Connection, error?: unknown }> => {
+    const timeout = AbortSignal.any([signal, AbortSignal.timeout(dialTimeoutMs)])
+    const open = Array.isArray(target) ? [] : host.node.getConnections(target).filter(connection => connection.status === 'open' && connection.limits == null)
+    const usable = open.filter(connection => connection !== avoid)
+    const keep = usable.length > 0 ? preferredConnection(host.node.peerId, usable) : undefined
+    try {
+      if (keep != null) return { stream: await keep.newStream(DHT_PROTOCOL, { signal: timeout }), used: keep }
+      // Only the connection to avoid is open (it broke a stream but has not closed): a new one.
+      return { stream: await host.node.dialProtocol(target, DHT_PROTOCOL, { force: usable.length < open.length, signal: timeout }) }
+    } catch (error) {
+      return { error, ...(keep != null ? { used: keep } : {}) }
+    }
   }
+  const first = await attempt(options.avoid)
+  if (first.stream != null) return first.stream
+  signal.throwIfAborted()
+  log('stream to %s failed, trying once more away from that connection - %s', target.toString(), describeError(first.error))
+  const second = await attempt(first.used ?? options.avoid)
+  if (second.stream != null) return second.stream
+  throw second.error
 }
 
 async function toCrawledNode (host: CrawlHost, entry: NodeEntry): Promise<CrawledNode> {
@@ -302,21 +316,9 @@ async function nodeKind (host: CrawlHost, peerId: PeerId, addresses: Multiaddr[]
   return 'other'
 }
 
-/**
- * After a broken stream: a stream on another open connection (the one both ends keep when the
- * broken one is being closed as a duplicate), else on a new connection; never on the connection
- * the stream broke on.
- */
-export async function reopenDhtStream (host: CrawlHost, peer: PeerId, target: PeerId | Multiaddr[], broken: Connection | undefined, options: { signal: AbortSignal, dialTimeoutMs: number }): Promise<Stream> {
-  const { signal, dialTimeoutMs } = options
-  const open = host.node.getConnections(peer).filter(connection => connection !== broken && connection.status === 'open' && connection.limits == null)
-  const keep = open.length > 0 ? preferredConnection(host.node.peerId, open) : undefined
-  if (keep == null) return await openDhtStream(host, target, { signal, dialTimeoutMs, force: true })
-  return await keep.newStream(DHT_PROTOCOL, { signal: AbortSignal.any([signal, AbortSignal.timeout(dialTimeoutMs)]) })
-}
 
 /**
- * One request to a peer on a stream of its own, asked once more on a new stream (reopenDhtStream)
+ * One request to a peer on a stream of its own, asked once more on a new stream (never on the connection it broke on)
  * when the first breaks before its answer, as the crawl does; a lie, a timeout or our abort is not
  * asked again. The stream is closed after the answer.
  */
@@ -333,7 +335,7 @@ export async function requestOnce<T> (host: CrawlHost, peer: PeerId, target: Pee
       wire.abort(err instanceof Error ? err : new Error(describeError(err)))
       if (signal.aborted || err instanceof CrawlProtocolError || isTimeout(err) || streams >= MAX_STREAMS_PER_PEER) throw err
       log('%p: stream broke before its answer, asking again on a new stream - %s', peer, describeError(err))
-      wire = new KadWire(await reopenDhtStream(host, peer, target, connection, options))
+      wire = new KadWire(await openDhtStream(host, target, { ...options, ...(connection != null ? { avoid: connection } : {}) }))
       connection = connectionOf(host, peer, wire.stream)
     }
   }

@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { crawlNetwork } from '../../../src/p2p/crawl/crawler.ts'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { crawlNetwork, openDhtStream } from '../../../src/p2p/crawl/crawler.ts'
 import { kadInternals } from '../../../src/p2p/dht/kad-internals.ts'
 import { startDhtNetwork, stopDhtNetwork } from '../dht/dht-network.ts'
 import { crawlHost } from './crawl-host.ts'
@@ -121,5 +121,25 @@ describe('crawlNetwork (real webkad nodes on the memory transport)', () => {
     expect(result.crawler).toBe(crawler.peerId.toString())
     expect(found.sort()).toEqual(network.slice(1).map(({ node }) => node.peerId.toString()).sort())
     expect(result.nodes.find(node => node.status === 'self')?.routingTable.sort()).toEqual(ownTable(crawler, ''))
+  })
+})
+
+describe('openDhtStream with two connections to one peer (both ends dialled at once)', () => {
+  it('opens the stream on the connection both ends keep, and on the other when told to avoid it', async () => {
+    network = await startDhtNetwork(2, 20, { connect: false })
+    const [lo, hi] = [...network].sort((a, b) => a.node.peerId.toString() < b.node.peerId.toString() ? -1 : 1) as [TestDhtNode, TestDhtNode]
+    // At lo, the kept one is the connection lo dialled (the smaller ID dials), here the older;
+    // libp2p itself would open the stream on the newer one.
+    const kept = await lo.node.dial(hi.node.getMultiaddrs()[0]!)
+    await hi.node.dial(lo.node.getMultiaddrs()[0]!, { force: true })
+    await vi.waitFor(() => { expect(lo.node.getConnections(hi.node.peerId)).toHaveLength(2) })
+    const duplicate = lo.node.getConnections(hi.node.peerId).find(connection => connection !== kept)
+    expect(duplicate?.direction).toBe('inbound')
+    const onKept = await openDhtStream(crawlHost(lo.node), hi.node.peerId, { signal: AbortSignal.timeout(5000), dialTimeoutMs: 5000 })
+    expect(kept.streams).toContain(onKept)
+    const away = await openDhtStream(crawlHost(lo.node), hi.node.peerId, { signal: AbortSignal.timeout(5000), dialTimeoutMs: 5000, avoid: kept })
+    expect(duplicate?.streams).toContain(away)
+    onKept.abort(new Error('done'))
+    away.abort(new Error('done'))
   })
 })

@@ -15,7 +15,7 @@ const log = logger('webkad:crawl')
 
 /** What the crawler needs from the node it runs in: dialing, and this node's own k-buckets. */
 export interface CrawlHost {
-  node: Pick<Libp2p, 'peerId' | 'dialProtocol' | 'getConnections' | 'peerStore' | 'getMultiaddrs'>
+  node: Pick<Libp2p, 'peerId' | 'dialProtocol' | 'getConnections' | 'peerStore' | 'getMultiaddrs' | 'addEventListener' | 'removeEventListener'>
   /** The peers in this node's k-buckets (the crawl's seeds, and this node's own table). */
   routingTablePeers(): PeerId[]
   kBucketSize: number
@@ -268,15 +268,19 @@ export async function dialTarget (host: CrawlHost, peerId: PeerId, addresses: re
  */
 export async function openDhtStream (host: CrawlHost, target: PeerId | Multiaddr[], options: { signal: AbortSignal, dialTimeoutMs: number, avoid?: Connection }): Promise<Stream> {
   const { signal, dialTimeoutMs } = options
+  const openConnections = (): Connection[] => Array.isArray(target) ? [] : host.node.getConnections(target).filter(connection => connection.status === 'open' && connection.limits == null)
   const attempt = async (avoid: Connection | undefined): Promise<{ stream?: Stream, used?: Connection, error?: unknown }> => {
     const timeout = AbortSignal.any([signal, AbortSignal.timeout(dialTimeoutMs)])
-    const open = Array.isArray(target) ? [] : host.node.getConnections(target).filter(connection => connection.status === 'open' && connection.limits == null)
+    // Only the connection to avoid is open: it is most likely a duplicate about to be closed while
+    // the one both ends keep is still being set up. A forced dial would add a third; wait instead.
+    if (avoid != null && !Array.isArray(target) && openConnections().every(connection => connection === avoid)) await connectionsChanged(host, target, timeout)
+    const open = openConnections()
     const usable = open.filter(connection => connection !== avoid)
-    const keep = usable.length > 0 ? preferredConnection(host.node.peerId, usable) : undefined
+    // Nothing else came: the connection stayed open (only the stream broke), so it is used again.
+    const keep = usable.length > 0 ? preferredConnection(host.node.peerId, usable) : open[0]
     try {
       if (keep != null) return { stream: await keep.newStream(DHT_PROTOCOL, { signal: timeout }), used: keep }
-      // Only the connection to avoid is open (it broke a stream but has not closed): a new one.
-      return { stream: await host.node.dialProtocol(target, DHT_PROTOCOL, { force: usable.length < open.length, signal: timeout }) }
+      return { stream: await host.node.dialProtocol(target, DHT_PROTOCOL, { signal: timeout }) }
     } catch (error) {
       return { error, ...(keep != null ? { used: keep } : {}) }
     }
@@ -339,6 +343,27 @@ export async function requestOnce<T> (host: CrawlHost, peer: PeerId, target: Pee
       connection = connectionOf(host, peer, wire.stream)
     }
   }
+}
+
+/** How long a retry waits for a peer's connections to change: the duplicate closer waits 1 s after an open. */
+const CONNECTIONS_SETTLE_MS = 2_000
+
+/** Resolves when a connection to `peer` opens or closes, after CONNECTIONS_SETTLE_MS, or on `signal`. */
+async function connectionsChanged (host: CrawlHost, peer: PeerId, signal: AbortSignal): Promise<void> {
+  await new Promise<void>(resolve => {
+    const done = (): void => {
+      clearTimeout(timer)
+      host.node.removeEventListener('connection:open', changed)
+      host.node.removeEventListener('connection:close', changed)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const changed = (event: CustomEvent<Connection>): void => { if (event.detail.remotePeer.equals(peer)) done() }
+    const timer = setTimeout(done, CONNECTIONS_SETTLE_MS)
+    host.node.addEventListener('connection:open', changed)
+    host.node.addEventListener('connection:close', changed)
+    signal.addEventListener('abort', done, { once: true })
+  })
 }
 
 function connectionOf (host: CrawlHost, peer: PeerId, stream: Stream): Connection | undefined {

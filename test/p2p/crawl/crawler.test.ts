@@ -142,4 +142,24 @@ describe('openDhtStream with two connections to one peer (both ends dialled at o
     onKept.abort(new Error('done'))
     away.abort(new Error('done'))
   })
+
+  it('after a broken stream on the only connection, waits for the connection both ends keep instead of dialling a duplicate', async () => {
+    network = await startDhtNetwork(2, 20, { connect: false })
+    const [a, b] = network as [TestDhtNode, TestDhtNode]
+    const broken = await a.node.dial(b.node.getMultiaddrs()[0]!)
+    let dials = 0
+    const countDial = (event: CustomEvent<{ direction: string }>): void => { if (event.detail.direction === 'outbound') dials++ }
+    a.node.addEventListener('connection:open', countDial as never)
+    // The other end's connection arrives while a waits (as the peer's own dial does in a tab).
+    const opening = openDhtStream(crawlHost(a.node), b.node.peerId, { signal: AbortSignal.timeout(5000), dialTimeoutMs: 5000, avoid: broken })
+    await b.node.dial(a.node.getMultiaddrs()[0]!, { force: true })
+    const stream = await opening
+    a.node.removeEventListener('connection:open', countDial as never)
+    const on = a.node.getConnections(b.node.peerId).find(connection => connection.streams.includes(stream))
+    expect(on).toBeDefined()
+    expect(on).not.toBe(broken)
+    expect(on?.direction).toBe('inbound')
+    expect(dials, 'no new connection dialled by a').toBe(0)
+    stream.abort(new Error('done'))
+  })
 })

@@ -133,9 +133,7 @@ export async function crawlNetwork (host: CrawlHost, options: CrawlOptions = {})
     discover(peer, seedAddresses[index] ?? [])
   }
 
-  const openStream = async (target: PeerId | Multiaddr[]): Promise<Stream> => await openDhtStream(host, target, { signal, dialTimeoutMs })
-  // After a broken stream: never on the connection it broke on.
-  const reopenStream = async (target: PeerId | Multiaddr[], broken: Connection | undefined): Promise<Stream> => await openDhtStream(host, target, { signal, dialTimeoutMs, ...(broken != null ? { avoid: broken } : {}) })
+  const openStream = async (target: PeerId | Multiaddr[], avoid?: Connection): Promise<Stream> => await openDhtStream(host, target, { signal, dialTimeoutMs, avoid })
 
   const crawlOne = async (entry: NodeEntry): Promise<void> => {
     let wire: KadWire | undefined
@@ -160,11 +158,10 @@ export async function crawlNetwork (host: CrawlHost, options: CrawlOptions = {})
         try {
           answer = await wire.findNode(key, { maxPeers: maxPeersPerAnswer, signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeoutMs)]) })
         } catch (err) {
-          // A broken stream (not a lie, a timeout or our abort) is asked again on a new one.
-          if (signal.aborted || err instanceof CrawlProtocolError || isTimeout(err) || streams >= MAX_STREAMS_PER_PEER) throw err
-          log('%p: stream broke before its answer, asking again on a new stream - %s', entry.peerId, describeError(err))
           wire.abort(err instanceof Error ? err : new Error(describeError(err)))
-          wire = new KadWire(await reopenStream(target, streamConnection))
+          if (!askAgain(err, signal, streams, entry.peerId)) throw err
+          // Never on the connection the stream broke on.
+          wire = new KadWire(await openStream(target, streamConnection))
           streamConnection = connectionOf(host, entry.peerId, wire.stream)
           streams++
           regions.unshift(prefix)
@@ -266,7 +263,7 @@ export async function dialTarget (host: CrawlHost, peerId: PeerId, addresses: re
  * connection set up through a relay (seconds), or the first try meets a connection that is
  * closing: one more try, away from the connection that failed, each with its own timeout.
  */
-export async function openDhtStream (host: CrawlHost, target: PeerId | Multiaddr[], options: { signal: AbortSignal, dialTimeoutMs: number, avoid?: Connection }): Promise<Stream> {
+export async function openDhtStream (host: CrawlHost, target: PeerId | Multiaddr[], options: { signal: AbortSignal, dialTimeoutMs: number, avoid?: Connection | undefined }): Promise<Stream> {
   const { signal, dialTimeoutMs } = options
   const openConnections = (): Connection[] => Array.isArray(target) ? [] : host.node.getConnections(target).filter(connection => connection.status === 'open' && connection.limits == null)
   const attempt = async (avoid: Connection | undefined): Promise<{ stream?: Stream, used?: Connection, error?: unknown }> => {
@@ -337,9 +334,8 @@ export async function requestOnce<T> (host: CrawlHost, peer: PeerId, target: Pee
       return answer
     } catch (err) {
       wire.abort(err instanceof Error ? err : new Error(describeError(err)))
-      if (signal.aborted || err instanceof CrawlProtocolError || isTimeout(err) || streams >= MAX_STREAMS_PER_PEER) throw err
-      log('%p: stream broke before its answer, asking again on a new stream - %s', peer, describeError(err))
-      wire = new KadWire(await openDhtStream(host, target, { ...options, ...(connection != null ? { avoid: connection } : {}) }))
+      if (!askAgain(err, signal, streams, peer)) throw err
+      wire = new KadWire(await openDhtStream(host, target, { ...options, avoid: connection }))
       connection = connectionOf(host, peer, wire.stream)
     }
   }
@@ -368,6 +364,16 @@ async function connectionsChanged (host: CrawlHost, peer: PeerId, signal: AbortS
 
 function connectionOf (host: CrawlHost, peer: PeerId, stream: Stream): Connection | undefined {
   return host.node.getConnections(peer).find(connection => connection.streams.includes(stream))
+}
+
+/**
+ * Whether a request that failed on stream number `streams` is asked again on a new stream: only
+ * a broken stream is, once; a lie, its own timeout or our abort is not.
+ */
+function askAgain (err: unknown, signal: AbortSignal, streams: number, peer: PeerId): boolean {
+  if (signal.aborted || err instanceof CrawlProtocolError || isTimeout(err) || streams >= MAX_STREAMS_PER_PEER) return false
+  log('%p: stream broke before its answer, asking again on a new stream - %s', peer, describeError(err))
+  return true
 }
 
 /** The request's own timeout fired (the crawl's signal is checked apart). */

@@ -613,7 +613,8 @@ export async function runSimulatedNetwork (options: BenchOptions): Promise<Bench
     const [withReplication, without] = await Promise.all([true, false].map(async (replication) => {
       console.error(`simulated network: N=${churnSize} replacement churn ${replication ? 'with' : 'without'} holder replication`)
       try {
-        return await simulateInChild<ReplacementChurnResult>({ scenario: 'replacement-churn', n: churnSize, replication, plan: churnPlan }, (options.quick ? 30 : 90) * 60_000)
+        // Full: at N=1024 a round with replication takes 6-10 min (one lookup per record held, per node).
+        return await simulateInChild<ReplacementChurnResult>({ scenario: 'replacement-churn', n: churnSize, replication, plan: churnPlan }, (options.quick ? 30 : 150) * 60_000)
       } catch (err) {
         section.rows.push({ metric: 'did not finish', value: `replacement churn ${replication ? 'with' : 'without'} replication: ${(err as Error).message}`, unit: '' })
         return undefined

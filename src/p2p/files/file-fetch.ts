@@ -161,35 +161,63 @@ export async function fetchDag (init: FetchDagInit): Promise<FetchDagResult> {
 
   /** Blocks counted: a block re-queued when its provider went away may arrive twice (once from each). */
   const accounted = new Set<string>()
-  const accountStored = (cid: CID, fileBytes: number, from: ActiveProvider | undefined): void => {
-    if (accounted.has(cid.toString())) return
-    accounted.add(cid.toString())
-    bytes += fileBytes
+  /**
+   * How many times each known block occurs in the file (its paths from the root). A file with
+   * repeated chunks (runs of zeros, say) links one block many times: it is fetched and counted
+   * once, and its file bytes count once per occurrence.
+   */
+  const occurrences = new Map<string, number>([[init.root.toString(), 1]])
+  /** File bytes held in each counted block, and the children of counted dag-pb nodes (for occurrences found later). */
+  const ownBytesOf = new Map<string, number>()
+  const childrenOf = new Map<string, CID[]>()
+
+  /** One more occurrence of a block, `count` times: a block met for the first time is fetched (or found stored). */
+  const occursAgain = (cid: CID, count: number): void => {
+    const key = cid.toString()
+    const known = occurrences.get(key)
+    occurrences.set(key, (known ?? 0) + count)
+    if (known == null) {
+      outstanding++
+      void discover(cid)
+      return
+    }
+    if (!accounted.has(key)) return // counted with all its occurrences once it is stored
+    bytes += (ownBytesOf.get(key) ?? 0) * count
+    for (const child of childrenOf.get(key) ?? []) occursAgain(child, count)
+  }
+
+  const accountStored = (cid: CID, fileBytes: number, children: readonly CID[], from: ActiveProvider | undefined): void => {
+    const key = cid.toString()
+    if (accounted.has(key)) return
+    accounted.add(key)
+    const times = occurrences.get(key) ?? 1
+    ownBytesOf.set(key, fileBytes)
+    if (children.length > 0) childrenOf.set(key, [...children])
+    bytes += fileBytes * times
     blocks++
-    if (from == null) resumedBytes += fileBytes
+    if (from == null) resumedBytes += fileBytes * times
     else {
       firstBlockAt ??= Date.now()
-      from.share.bytes += fileBytes
+      from.share.bytes += fileBytes * times
       from.share.blocks++
-      emit({ type: 'webkad:files:block', detail: { cid: cid.toString(), from: from.share.peer, bytes: fileBytes } })
+      emit({ type: 'webkad:files:block', detail: { cid: key, from: from.share.peer, bytes: fileBytes } })
     }
     samples.push({ at: Date.now(), bytes })
+    // Children count as outstanding before the parent is done, so the count never touches 0 early.
+    for (const child of children) occursAgain(child, times)
     outstanding--
     if (outstanding === 0 && failure == null) settle?.resolve()
   }
 
-  /** A verified block (fetched or stored before): learn its children and the file size. */
-  const learn = (cid: CID, data: Uint8Array): number => {
+  /** A verified block stored before (resume): its children and the file size. */
+  const learn = (cid: CID, data: Uint8Array): { ownBytes: number, children: CID[] } => {
     const links = blockLinks(cid, data)
     if (cid.equals(init.root)) totalBytes = links.fileSize
-    const children = links.children
-    for (const [index, child] of children.entries()) {
+    for (const [index, child] of links.children.entries()) {
       const size = links.childSizes?.[index]
       if (size != null) expectedSize.set(child.toString(), size)
     }
-    outstanding += children.length
-    for (const child of children) void discover(child)
-    return links.ownBytes
+    return { ownBytes: links.ownBytes, children: links.children }
   }
 
   /** A CID the file needs: counted at once when it is stored already (resume), else queued. */
@@ -197,10 +225,10 @@ export async function fetchDag (init: FetchDagInit): Promise<FetchDagResult> {
     try {
       if (await blockstore.has(cid, { signal })) {
         if (cid.code === raw.code && expectedSize.has(cid.toString())) {
-          accountStored(cid, expectedSize.get(cid.toString()) ?? 0, undefined)
+          accountStored(cid, expectedSize.get(cid.toString()) ?? 0, [], undefined)
         } else {
-          const data = await readBlock(blockstore, cid, { signal })
-          accountStored(cid, learn(cid, data), undefined)
+          const learnt = learn(cid, await readBlock(blockstore, cid, { signal }))
+          accountStored(cid, learnt.ownBytes, learnt.children, undefined)
         }
         return
       }
@@ -286,12 +314,9 @@ export async function fetchDag (init: FetchDagInit): Promise<FetchDagResult> {
       if (accounted.has(key)) { pump(); return }
       const requeued = queue.findIndex(queued => queued.equals(cid))
       if (requeued >= 0) queue.splice(requeued, 1)
-      // Children count as outstanding before the parent is accounted, so the count never touches 0 early.
       const children = pendingChildren.get(key) ?? []
       pendingChildren.delete(key)
-      outstanding += children.length
-      accountStored(cid, fileBytes, provider)
-      for (const child of children) void discover(child)
+      accountStored(cid, fileBytes, children, provider)
       if (blocks % 4 === 0) report()
       pump()
     }, (err: unknown) => {

@@ -248,9 +248,10 @@ export class FileSharing {
       if (other.cid === cid) continue
       for await (const block of this.walkHere(CID.parse(other.cid))) keep.add(block.toString())
     }
-    const drop: CID[] = []
-    for await (const block of this.walkHere(root)) if (!keep.has(block.toString())) drop.push(block)
-    for (const block of drop) await this.storage.blockstore.delete(block)
+    // A block the file links more than once is deleted once.
+    const drop = new Map<string, CID>()
+    for await (const block of this.walkHere(root)) if (!keep.has(block.toString())) drop.set(block.toString(), block)
+    for (const block of drop.values()) await this.storage.blockstore.delete(block)
     await this.index.remove(cid)
     this.transferViews.delete(cid)
     this.transferStore.flush()

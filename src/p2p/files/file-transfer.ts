@@ -23,13 +23,16 @@ export interface ImportedFile {
  * file is read as a stream, so only the importer's write window (a few chunks) is in memory.
  */
 export async function importBlob (blob: Blob, blockstore: FileBlockstore, options: { signal: AbortSignal, onProgress?(event: ImportProgressEvent): void }): Promise<ImportedFile> {
+  // Distinct blocks: a file with repeated chunks (runs of zeros) puts the same block many times.
+  const distinct = new Set<string>()
   let blocks = 0
   let bytesRead = 0
   const counting: Pick<FileBlockstore, 'put'> = {
     put: async (cid, bytes, putOptions) => {
       options.signal.throwIfAborted()
       const stored = await blockstore.put(cid, bytes, putOptions)
-      blocks++
+      distinct.add(cid.toString())
+      blocks = distinct.size
       options.onProgress?.({ type: 'webkad:files:import', detail: { bytesRead, totalBytes: blob.size, blocks } })
       return stored
     }

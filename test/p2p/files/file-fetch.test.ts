@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { importBytes } from 'ipfs-unixfs-importer'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
+import { balanced } from 'ipfs-unixfs-importer/layout'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { fetchDag } from '../../../src/p2p/files/file-fetch.ts'
 import { blockLinks, readBlock } from '../../../src/p2p/files/blocks.ts'
@@ -111,5 +112,73 @@ describe('fetchDag', () => {
     expect(result.totalBytes).toBe(content.byteLength)
     expect(result.providers.find(share => share.peer === PROVIDER_A.toString())?.state).toBe('gone')
     expect(result.providers.reduce((sum, share) => sum + share.bytes, 0)).toBe(content.byteLength)
+  })
+})
+
+describe('fetchDag, a file that repeats its chunks', () => {
+  /** A channel serving every block of `source`, counting requests per CID. */
+  function servingChannel (source: MemoryBlockstore, requests: Map<string, number>): BlockService {
+    const channel = channelTo(PROVIDER_A, async (cid) => {
+      requests.set(cid.toString(), (requests.get(cid.toString()) ?? 0) + 1)
+      return await readBlock(source, cid)
+    })
+    return { setBlockSource: () => {}, openChannel: async () => channel } as unknown as BlockService
+  }
+
+  it('a file of zeros (one leaf linked 64 times, one subtree linked 4 times) is fetched once per distinct block and ends with every byte counted', async () => {
+    const source = new MemoryBlockstore()
+    // 64 identical 1 KiB chunks under a tree of 16 links per node: 4 identical inner nodes under the root.
+    const content = new Uint8Array(64 * 1024)
+    const { cid: root } = await importBytes(content, source, { rawLeaves: true, cidVersion: 1, chunker: fixedSize({ chunkSize: 1024 }), layout: balanced({ maxChildrenPerNode: 16 }) })
+    const inner = blockLinks(root, await readBlock(source, root)).children
+    expect(inner.length).toBe(4)
+    expect(new Set(inner.map(cid => cid.toString())).size).toBe(1)
+
+    const requests = new Map<string, number>()
+    const stored = new MemoryBlockstore()
+    const progress: number[] = []
+    const result = await fetchDag({
+      blocks: servingChannel(source, requests),
+      blockstore: stored,
+      root,
+      providers: [{ peerId: PROVIDER_A, multiaddrs: [], from: PROVIDER_A.toString() }],
+      signal: AbortSignal.timeout(5_000),
+      onProgress: (event) => { if (event.type === 'webkad:files:progress') progress.push(event.detail.bytes) }
+    })
+    // Root, one inner node, one leaf: each asked for once.
+    expect(requests.size).toBe(3)
+    expect([...requests.values()].every(count => count === 1)).toBe(true)
+    expect(result.blocks).toBe(3)
+    expect(result.totalBytes).toBe(content.byteLength)
+    expect(progress.at(-1)).toBe(content.byteLength)
+    expect(result.providers[0]?.bytes).toBe(content.byteLength)
+  })
+
+  it('a file mixing repeated and distinct chunks resumes from the blocks it has, counting each byte once per occurrence', async () => {
+    const source = new MemoryBlockstore()
+    // Chunks: A B A C A B (1 KiB each).
+    const chunk = (seed: number): Uint8Array => new Uint8Array(1024).map((_, index) => (index * seed) % 251)
+    const [a, b, c] = [chunk(3), chunk(7), chunk(11)]
+    const content = new Uint8Array(6 * 1024)
+    for (const [index, part] of [a, b, a, c, a, b].entries()) content.set(part as Uint8Array, index * 1024)
+    const { cid: root } = await importBytes(content, source, { rawLeaves: true, cidVersion: 1, chunker: fixedSize({ chunkSize: 1024 }) })
+    const leaves = blockLinks(root, await readBlock(source, root)).children
+    // An earlier attempt stored the root and chunk A.
+    const stored = new MemoryBlockstore()
+    for (const cid of [root, leaves[0] as CID]) await stored.put(cid, await readBlock(source, cid))
+
+    const requests = new Map<string, number>()
+    const result = await fetchDag({
+      blocks: servingChannel(source, requests),
+      blockstore: stored,
+      root,
+      providers: [{ peerId: PROVIDER_A, multiaddrs: [], from: PROVIDER_A.toString() }],
+      signal: AbortSignal.timeout(5_000)
+    })
+    expect([...requests.keys()].sort()).toEqual([leaves[1], leaves[3]].map(cid => cid?.toString()).sort())
+    expect(result.totalBytes).toBe(content.byteLength)
+    expect(result.resumedBytes).toBe(3 * 1024)
+    expect(result.providers[0]?.bytes).toBe(3 * 1024)
+    expect(result.blocks).toBe(4)
   })
 })

@@ -57,6 +57,8 @@ export default defineConfig({
       }
     }
   },
+  // The block worker (src/p2p/files/block-worker.ts) is an ES module worker: it shares chunks' code.
+  worker: { format: 'es' },
   server: {
     host: '127.0.0.1',
     port: 5173,

@@ -32,6 +32,8 @@ test('share a 20 MiB file, fetch it by link with progress, then from two provide
     expect(result.link).toContain(`#cid=${result.cid}`)
     expect(Number(await filesA.sharedResult.getByTestId('provide-result').getAttribute('data-accepted'))).toBeGreaterThan(0)
     await expect(filesA.fileRows.and(a.page.locator(`[data-cid="${result.cid}"]`))).toHaveAttribute('data-providing', 'true')
+    // Its blocks were written by the block worker, not on the page's main thread.
+    expect(a.page.workers().map(worker => worker.url()).some(url => url.includes('block-worker'))).toBe(true)
     return result
   })
 

@@ -19,6 +19,7 @@ import { runStreams } from './browser/streams.ts'
 import { runBrowserDht } from './browser/dht.ts'
 import { runPageLoad } from './browser/page.ts'
 import { runFiles } from './browser/files.ts'
+import { runFilesLarge } from './browser/files-large.ts'
 import { runRelayRestart } from './node/relay-restart.ts'
 import type { Browser } from 'playwright-core'
 import type { BenchOptions, BenchSection } from './lib/types.ts'
@@ -49,6 +50,8 @@ const SECTIONS: SectionSpec[] = [
   { id: 'dht', run: async (options, browser) => await runBrowserDht({ ...options, browser: await browser() }) },
   { id: 'page', run: async (options, browser) => await runPageLoad({ ...options, browser: await browser() }) },
   { id: 'files', run: async (options, browser) => await runFiles({ ...options, browser: await browser() }) },
+  // Its own Chromium (it reads each renderer's peak memory), full runs only.
+  { id: 'files-large', run: async (options) => await runFilesLarge(options) },
   nodeSection('simulated-network', 'simulated-network.ts', 'runSimulatedNetwork'),
   nodeSection('crawl', 'simulated-crawl.ts', 'runSimulatedCrawl'),
   nodeSection('relay-capacity', 'relay-capacity.ts', 'runRelayCapacity'),

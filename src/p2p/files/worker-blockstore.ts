@@ -1,5 +1,6 @@
 import { CID } from 'multiformats/cid'
 import { raceSignal } from 'race-signal'
+import { concat } from 'uint8arrays/concat'
 import type { FileBlockstore } from './blocks.ts'
 import type { AbortOptions } from '@libp2p/interface'
 
@@ -28,7 +29,6 @@ export interface BlockWorkerPort {
   /** A MessagePort delivers to addEventListener only once started (a Worker needs no start). */
   start?(): void
   addEventListener(type: 'message', listener: (event: MessageEvent) => void): void
-  removeEventListener(type: 'message', listener: (event: MessageEvent) => void): void
 }
 
 /** A copy of `bytes` in a buffer of its own, so it can be transferred without detaching the caller's. */
@@ -63,7 +63,7 @@ export function serveBlockWorker (port: BlockWorkerPort, open: (database: string
         const chunks: Uint8Array[] = []
         for await (const chunk of opened.get(cid)) chunks.push(chunk)
         // Always a copy (made on the worker's thread): the store may keep the array it hands out.
-        const owned = chunks.length === 1 && chunks[0] != null ? ownedCopy(chunks[0]) : concat(chunks)
+        const owned = ownedCopy(chunks.length === 1 && chunks[0] != null ? chunks[0] : concat(chunks))
         reply({ id: request.id, ok: true, bytes: owned }, [owned.buffer as ArrayBuffer])
       } catch (err) {
         // The name carries what callers branch on (NotFoundError, QuotaExceededError).
@@ -72,16 +72,6 @@ export function serveBlockWorker (port: BlockWorkerPort, open: (database: string
     })()
   })
   port.start?.()
-}
-
-function concat (chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0))
-  let offset = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return bytes
 }
 
 /**
